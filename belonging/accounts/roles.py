@@ -1,0 +1,57 @@
+"""Roles are groups with a fixed set of permissions, kept in sync after every migration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ORGANIZERS = "Organizers"
+MODERATORS = "Moderators"
+
+# codename lists per role; organizers edit campaign content and pledges and review signatures.
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    ORGANIZERS: [
+        ("core", "view_campaign"),
+        ("core", "change_campaign"),
+        ("core", "view_campaignsection"),
+        ("core", "change_campaignsection"),
+        ("core", "add_sectionitem"),
+        ("core", "change_sectionitem"),
+        ("core", "delete_sectionitem"),
+        ("core", "view_sectionitem"),
+        ("core", "view_place"),
+        ("core", "add_place"),
+        ("core", "change_place"),
+        ("pledges", "view_pledge"),
+        ("pledges", "add_pledge"),
+        ("pledges", "change_pledge"),
+        ("pledges", "view_signature"),
+        ("pledges", "export_signatures"),
+        ("pledges", "invalidate_signatures"),
+        ("pledges", "view_invalidation"),
+    ],
+    MODERATORS: [],
+}
+
+
+def sync_roles() -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = [
+            p
+            for p in Permission.objects.filter(content_type__app_label__in={a for a, _ in perms})
+            if (p.content_type.app_label, p.codename) in set(perms)
+        ]
+        group.permissions.set(wanted)
+
+
+def sync_roles_after_migrate(**kwargs: Any) -> None:
+    sync_roles()
+
+
+def is_organizer(user: Any) -> bool:
+    """The one place that says who is an organizer."""
+    return bool(
+        user.is_authenticated and user.is_active and (user.is_superuser or user.groups.filter(name=ORGANIZERS).exists())
+    )

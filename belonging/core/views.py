@@ -1,0 +1,67 @@
+"""Campaign home page, privacy notice and the development-only outbox."""
+
+from __future__ import annotations
+
+from email import policy
+from email.parser import BytesParser
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from belonging.core import selectors
+from belonging.core.mail import outbox_messages
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    from belonging.pledges.selectors import pledges_open_for_campaign, numbers_for_pledge
+
+    campaign = selectors.campaign_featured()
+    pledges = pledges_open_for_campaign(campaign) if campaign else []
+    main_pledge = pledges[0] if pledges else None
+    numbers = numbers_for_pledge(main_pledge) if main_pledge else None
+    return render(
+        request,
+        "core/home.html",
+        {"campaign": campaign, "pledge": main_pledge, "numbers": numbers},
+    )
+
+
+@require_safe
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/privacy.html")
+
+
+def _require_dev_outbox() -> None:
+    if not settings.DEV_OUTBOX:
+        raise Http404("The outbox is only available in development.")
+
+
+def _read_message(path):  # type: ignore[no-untyped-def]
+    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    body = message.get_body(preferencelist=("plain",))
+    return {
+        "id": path.stem,
+        "subject": message["subject"],
+        "to": message["to"],
+        "date": message["date"],
+        "body": body.get_content() if body else "",
+    }
+
+
+@require_safe
+def dev_outbox(request: HttpRequest) -> HttpResponse:
+    _require_dev_outbox()
+    emails = [_read_message(p) for p in outbox_messages()]
+    return render(request, "core/dev_outbox.html", {"emails": emails})
+
+
+@require_safe
+def dev_outbox_message(request: HttpRequest, message_id: str) -> HttpResponse:
+    _require_dev_outbox()
+    for path in outbox_messages(limit=10_000):
+        if path.stem == message_id:
+            return render(request, "core/dev_outbox_message.html", {"message": _read_message(path)})
+    raise Http404("No such message.")

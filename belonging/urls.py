@@ -1,0 +1,17 @@
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic.base import RedirectView
+
+from belonging.api.api import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
+]
+urlpatterns += i18n_patterns(
+    path("", include("belonging.core.urls")),
+    path("pledges/", include("belonging.pledges.urls")),
+    path("admin/", admin.site.urls),
+    prefix_default_language=True,
+)
