@@ -1,0 +1,55 @@
+"""Shared fixtures: personas (anonymous, signer, organizer), the seeded pledge, the task worker."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+
+from belonging.accounts.roles import ORGANIZERS
+from belonging.pledges.models import Pledge
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache_and_fast_forms(settings):
+    """Each test starts with an empty cache; forms may be sent at once unless a test says otherwise."""
+    settings.PLEDGE_MIN_FILL_SECONDS = 0
+    settings.SITE_URL = "http://testserver"
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def run_tasks():
+    """Run every queued background task with the real database worker, as `db_worker --batch` does."""
+
+    def run() -> None:
+        call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
+
+    return run
+
+
+@pytest.fixture
+def pledge(db) -> Pledge:
+    """The campaign's pledge, created by the data migration."""
+    return Pledge.objects.get(slug="strategy-for-belonging")
+
+
+@pytest.fixture
+def organizer(db, django_user_model):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(
+        username="olivia", email="olivia@example.org", password="correct horse battery staple", is_staff=True
+    )
+    user.groups.add(Group.objects.get(name=ORGANIZERS))
+    return user
+
+
+@pytest.fixture
+def outsider(db, django_user_model):
+    """Signed in, but no role."""
+    return django_user_model.objects.create_user(
+        username="charlie", email="charlie@example.org", password="correct horse battery staple", is_staff=True
+    )
