@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
@@ -25,7 +27,10 @@ def run_tasks():
     """Run every queued background task with the real database worker, as `db_worker --batch` does."""
 
     def run() -> None:
-        call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
+        # The worker closes "old" connections between tasks; inside a test's transaction that
+        # would close the test's own connection (Django's test client disables the same hook).
+        with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+            call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
 
     return run
 
