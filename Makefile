@@ -37,7 +37,8 @@ setup: venv compilemessages migrate
 # Serves on SQLite at http://127.0.0.1:$(PORT) with a task worker beside it (emails go to var/outbox/).
 run: setup
 	@echo "Serving on http://127.0.0.1:$(PORT)  (emails: http://127.0.0.1:$(PORT)/en/dev/outbox/)"
-	@$(PY) manage.py db_worker --no-reload --interval 1 & worker=$$!; \
+	@export SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)}; \
+	$(PY) manage.py db_worker --no-reload --interval 1 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 

@@ -29,6 +29,8 @@ def load_dotenv(path: Path) -> None:
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
+        elif value.startswith("#"):
+            value = ""  # nothing but an inline comment
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()  # an inline comment
         os.environ.setdefault(key.strip(), value)

@@ -17,8 +17,8 @@ DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - refuse
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_secret("SECRET_KEY", DEV_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEV_SECRET_KEY and not env_bool("ALLOW_DEV_SECRET_KEY", False):
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false")
+if not DEBUG and (SECRET_KEY in (DEV_SECRET_KEY, "change-me") or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured("SECRET_KEY must be set to a random value of at least 32 characters when DEBUG is false")
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
@@ -82,6 +82,8 @@ TEMPLATES = [
 # Database: SQLite (WAL) by default; PostgreSQL through DATABASE_URL.
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+# PgBouncer in transaction pooling mode needs server-side cursors off.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DB_DISABLE_SERVER_SIDE_CURSORS", False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -148,6 +150,7 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 15, minimum=1)  # seconds; a stalled server must not block a worker
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Belonging <no-reply@localhost>")
 # The development-only page that lists the outbox (/dev/outbox/).
 DEV_OUTBOX = env_bool("DEV_OUTBOX", DEBUG)
@@ -163,6 +166,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 
 # Pledges: abuse controls and freshness of "by the numbers".
 PLEDGE_CONFIRM_DAYS = env_int("PLEDGE_CONFIRM_DAYS", 7, minimum=1)
@@ -179,7 +185,13 @@ PLEDGE_RATE_DOMAIN_EXEMPT = env_list(
         "sympatico.ca", "bell.net", "rogers.com", "shaw.ca", "telus.net", "cogeco.ca", "sasktel.net",
     ],
 )
-NUMBERS_CACHE_SECONDS = env_int("NUMBERS_CACHE_SECONDS", 4, minimum=0)
+# "By the numbers" are never more than NUMBERS_STALENESS_SECONDS old for a reader: the server cache
+# keeps them NUMBERS_CACHE_SECONDS and browsers or proxies may keep a response for the rest.
+NUMBERS_STALENESS_SECONDS = 5
+NUMBERS_CACHE_SECONDS = env_int("NUMBERS_CACHE_SECONDS", 2, minimum=0)
+if NUMBERS_CACHE_SECONDS > NUMBERS_STALENESS_SECONDS:
+    raise ImproperlyConfigured(f"NUMBERS_CACHE_SECONDS={NUMBERS_CACHE_SECONDS}: at most {NUMBERS_STALENESS_SECONDS}")
+NUMBERS_MAX_AGE_SECONDS = NUMBERS_STALENESS_SECONDS - NUMBERS_CACHE_SECONDS
 PUBLIC_LIST_PAGE_SIZE = env_int("PUBLIC_LIST_PAGE_SIZE", 50, minimum=1)
 
 RATELIMIT_IP_META_KEY = "belonging.core.net.client_ip"

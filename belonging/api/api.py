@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
-from ninja.errors import HttpError
 
 from belonging.pledges import selectors
 from belonging.pledges.models import Pledge
@@ -41,15 +41,15 @@ class ErrorOut(Schema):
     summary="A pledge by the numbers",
     tags=["pledges"],
 )
-def pledge_numbers(request: HttpRequest, slug: str, response: HttpResponse) -> NumbersOut:
+def pledge_numbers(request: HttpRequest, slug: str, response: HttpResponse) -> tuple[int, NumbersOut | ErrorOut]:
     """Confirmed signatories, provinces and territories represented (of 13), and breakdowns."""
+    response["Access-Control-Allow-Origin"] = "*"
     pledge = Pledge.objects.filter(slug=slug).first()
     if pledge is None:
-        raise HttpError(404, "No pledge with this slug.")
+        return 404, ErrorOut(detail="No pledge with this slug.")
     numbers = selectors.numbers_for_pledge(pledge)
-    response["Cache-Control"] = "public, max-age=5"
-    response["Access-Control-Allow-Origin"] = "*"
-    return NumbersOut(
+    response["Cache-Control"] = f"public, max-age={settings.NUMBERS_MAX_AGE_SECONDS}"
+    return 200, NumbersOut(
         pledge=pledge.slug,
         signatories=numbers.signatories,
         provinces_territories=numbers.provinces_territories,

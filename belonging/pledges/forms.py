@@ -64,7 +64,7 @@ class SignForm(forms.Form):
         help_text=_("Needed when you sign for an association or an organization."),
     )
     show_name = forms.BooleanField(
-        label=_("Show my name (and my organization's) in the public list of signatories."),
+        label=_("Show my name (and my organization's) with my province or territory in the public list of signatories."),
         required=False,
     )
     follow_up = forms.BooleanField(

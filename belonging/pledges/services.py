@@ -179,7 +179,8 @@ def signature_withdraw(*, signature: Signature) -> Signature:
     """Withdraw: leave every count and list, and erase the personal data (a tombstone remains)."""
     with transaction.atomic():
         signature = Signature.objects.select_for_update().get(pk=signature.pk)
-        if signature.status == Signature.Status.WITHDRAWN:
+        if signature.status in (Signature.Status.WITHDRAWN, Signature.Status.INVALIDATED):
+            # Invalidated signatures are kept as evidence for the fraud review; they already count nowhere.
             return signature
         signature.status = Signature.Status.WITHDRAWN
         signature.withdrawn_at = timezone.now()
@@ -188,7 +189,6 @@ def signature_withdraw(*, signature: Signature) -> Signature:
         signature.sector = ""
         signature.show_name = signature.follow_up = False
         signature.code_hash = ""
-        signature.invalidation = None
         signature.save()
         consent_forget(subject=signature.consent_subject)
     return signature
@@ -217,9 +217,12 @@ def signatures_invalidate(*, pledge: Pledge, signature_ids: list[int], actor: ob
 def signatures_purge_expired(*, now: object | None = None) -> int:
     """Delete unconfirmed signatures past their expiry (they never counted) and their consents."""
     now = now or timezone.now()
-    expired = Signature.objects.filter(status=Signature.Status.PENDING, expires_at__lt=now)
-    subjects = [f"pledges.signature:{pk}" for pk in expired.values_list("pk", flat=True)]
     with transaction.atomic():
-        ConsentRecord.objects.filter(subject__in=subjects).delete()
-        deleted, _ = expired.delete()
+        ids = list(
+            Signature.objects.select_for_update()
+            .filter(status=Signature.Status.PENDING, expires_at__lt=now)
+            .values_list("pk", flat=True)
+        )
+        ConsentRecord.objects.filter(subject__in=[f"pledges.signature:{pk}" for pk in ids]).delete()
+        deleted, _ = Signature.objects.filter(pk__in=ids).delete()
     return deleted

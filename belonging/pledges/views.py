@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import cache_control
+from django.utils.cache import patch_cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 from django_ratelimit.core import is_ratelimited
@@ -76,7 +76,8 @@ def pledge_detail(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             # The form's timestamp doubles as an idempotency key: a double submit is not sent twice.
-            key = "pledges:submitted:" + hashlib.sha256(data["started"].encode()).hexdigest()
+            # Same rendered form and same email: a double submit (another person's email is not one).
+            key = "pledges:submitted:" + hashlib.sha256(f"{data['started']}|{data['email'].lower()}".encode()).hexdigest()
             if cache.get(key) is None:
                 refusal = _rate_limited(request, data["email"])
                 if refusal is None:
@@ -151,6 +152,7 @@ def confirm_link(request: HttpRequest, public_id: uuid.UUID, token: str) -> Http
         except services.ConfirmError as exc:
             error = _confirm_error_message(exc.reason)
         else:
+            request.session.pop(SESSION_EMAIL, None)
             return redirect("pledges:thanks", slug=signature.pledge.slug)
     return render(
         request,
@@ -163,7 +165,7 @@ def confirm_link(request: HttpRequest, public_id: uuid.UUID, token: str) -> Http
 @require_http_methods(["GET", "HEAD", "POST"])
 def withdraw(request: HttpRequest, public_id: uuid.UUID, token: str) -> HttpResponse:
     signature = access.signature_from_link(public_id, token)
-    if request.method == "POST":
+    if request.method == "POST" and signature.status != signature.Status.INVALIDATED:
         services.signature_withdraw(signature=signature)
         messages.success(request, _("Your signature is withdrawn and your personal information is erased."))
         return redirect("pledges:numbers", slug=signature.pledge.slug)
@@ -198,8 +200,16 @@ def _map_context(numbers: selectors.Numbers) -> dict[str, object]:
     return {"map": cmap, "regions": regions, "legend": legend}
 
 
+def _cache_briefly(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Let browsers and proxies keep "by the numbers" for what is left of the staleness budget."""
+    if getattr(request, "_messages", None) and list(request._messages):  # a personal notice: never shared
+        patch_cache_control(response, private=True, no_cache=True)
+    else:
+        patch_cache_control(response, public=True, max_age=settings.NUMBERS_MAX_AGE_SECONDS)
+    return response
+
+
 @require_safe
-@cache_control(public=True, max_age=5)
 def numbers(request: HttpRequest, slug: str) -> HttpResponse:
     pledge = access.pledge_public(slug)
     figures = selectors.numbers_for_pledge(pledge)
@@ -217,14 +227,13 @@ def numbers(request: HttpRequest, slug: str) -> HttpResponse:
         "widget_url": settings.SITE_URL + reverse("pledges:widget", kwargs={"slug": pledge.slug}),
         **_map_context(figures),
     }
-    return render(request, "pledges/numbers.html", context)
+    return _cache_briefly(request, render(request, "pledges/numbers.html", context))
 
 
 @require_safe
 @xframe_options_exempt
-@cache_control(public=True, max_age=5)
 def widget(request: HttpRequest, slug: str) -> HttpResponse:
     pledge = access.pledge_public(slug)
     response = render(request, "pledges/widget.html", {"pledge": pledge, "numbers": selectors.numbers_for_pledge(pledge)})
     response.embeddable = True  # type: ignore[attr-defined]
-    return response
+    return _cache_briefly(request, response)

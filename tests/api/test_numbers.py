@@ -19,7 +19,7 @@ def test_it_returns_the_numbers_keyed_by_province_code(client, pledge):
     SignatureFactory(pledge=pledge, province="NB")  # pending
     response = client.get(URL)
     assert response.status_code == 200
-    assert response["Cache-Control"] == "public, max-age=5"
+    assert response["Cache-Control"] == "public, max-age=3"
     body = response.json()
     assert body["signatories"] == 3
     assert body["provinces_territories"] == 2
@@ -34,6 +34,7 @@ def test_unknown_pledge_is_a_json_404(client, db):
     response = client.get("/api/v1/pledges/nope/numbers")
     assert response.status_code == 404
     assert response.json() == {"detail": "No pledge with this slug."}
+    assert response["Access-Control-Allow-Origin"] == "*"
 
 
 def test_the_schema_describes_the_endpoint(client, db):

@@ -42,8 +42,9 @@ def test_secrets_come_from_a_file_or_fail(monkeypatch, tmp_path):
 
 def test_dotenv_lines_fill_only_what_is_unset(monkeypatch, tmp_path):
     dotenv = tmp_path / ".env"
-    dotenv.write_text('# comment\nX_A=1   # inline comment\nX_B="quoted # not a comment"\nX_C=from-file\n')
+    dotenv.write_text('# comment\nX_A=1   # inline comment\nX_B="quoted # not a comment"\nX_C=from-file\nX_D=    # only a comment\n')
     monkeypatch.delenv("X_A", raising=False)
+    monkeypatch.delenv("X_D", raising=False)
     monkeypatch.delenv("X_B", raising=False)
     monkeypatch.setenv("X_C", "from-env")
     env.load_dotenv(dotenv)
@@ -52,6 +53,8 @@ def test_dotenv_lines_fill_only_what_is_unset(monkeypatch, tmp_path):
     assert os.environ["X_A"] == "1"
     assert os.environ["X_B"] == "quoted # not a comment"
     assert os.environ["X_C"] == "from-env"
+    assert os.environ["X_D"] == ""
+    monkeypatch.delenv("X_D")
     monkeypatch.delenv("X_A")
     monkeypatch.delenv("X_B")
 
@@ -75,3 +78,11 @@ def test_production_refuses_the_development_secret(tmp_path):
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+    for weak in ("change-me", "short"):
+        result = subprocess.run(
+            [sys.executable, "-c", "import belonging.settings"],
+            env={"DEBUG": "false", "SECRET_KEY": weak, "PATH": "/usr/bin:/bin", "PYTHONPATH": "."},
+            capture_output=True,
+            text=True,
+        )
+        assert "SECRET_KEY must be set" in result.stderr

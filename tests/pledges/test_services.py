@@ -197,6 +197,11 @@ def test_invalidation_removes_signatures_from_counts_and_is_logged(pledge, organ
     assert numbers.by_province["AB"] == 0 and numbers.by_province["NS"] == 3
     assert Invalidation.objects.count() == 1
     assert {s.pk for s in good} == set(Signature.objects.filter(status="confirmed").values_list("pk", flat=True))
+    # The evidence stays: a withdraw link on an invalidated signature erases nothing.
+    services.signature_withdraw(signature=bad[0])
+    bad[0].refresh_from_db()
+    assert (bad[0].status, bad[0].invalidation, bad[0].email) == ("invalidated", invalidation, bad[0].email)
+    assert bad[0].email != ""
 
 
 def test_numbers_group_by_province_type_and_sector(pledge):
@@ -216,6 +221,7 @@ def test_numbers_group_by_province_type_and_sector(pledge):
 
 
 def test_numbers_are_cached_for_less_than_five_seconds(pledge, settings):
+    assert settings.NUMBERS_CACHE_SECONDS + settings.NUMBERS_MAX_AGE_SECONDS <= 5
     settings.NUMBERS_CACHE_SECONDS = 4
     assert selectors.numbers_for_pledge(pledge).signatories == 0
     SignatureFactory(pledge=pledge, confirmed=True)

@@ -182,6 +182,9 @@ def test_a_double_submit_sends_one_email(client, pledge, run_tasks):
     run_tasks()
     assert len(mail.outbox) == 1
     assert Signature.objects.count() == 1
+    # The same form sent again with another person's email is a new signature, not a repeat.
+    assert client.post(DETAIL, {**data, "email": "someone.else@example.org"}).status_code == 302
+    assert Signature.objects.count() == 2
 
 
 def test_a_closed_pledge_shows_no_form_and_records_nothing(client, pledge):
@@ -246,6 +249,18 @@ def test_withdraw_page_asks_then_erases(client, pledge):
     assert "already withdrawn" in client.get(url).content.decode()
 
 
+def test_an_invalidated_signature_cannot_be_withdrawn_by_its_link(client, pledge, organizer):
+    from belonging.pledges.services import signatures_invalidate
+
+    signature = SignatureFactory(pledge=pledge, confirmed=True, name="Bot Name")
+    signatures_invalidate(pledge=pledge, signature_ids=[signature.pk], actor=organizer, reason="bots")
+    url = reverse("pledges:withdraw", args=[signature.public_id, link_token(signature.public_id)])
+    assert "review for fraud" in client.get(url).content.decode()
+    client.post(url)
+    signature.refresh_from_db()
+    assert (signature.status, signature.name) == ("invalidated", "Bot Name")
+
+
 def test_numbers_page_lists_only_consenting_names_newest_first(client, pledge, django_assert_max_num_queries):
     SignatureFactory(pledge=pledge, confirmed=True, show_name=True, name="Older Person")
     SignatureFactory(pledge=pledge, confirmed=True, show_name=True, name="Newer Person", province="NU")
@@ -264,7 +279,7 @@ def test_numbers_page_lists_only_consenting_names_newest_first(client, pledge, d
     assert "Maison des jeunes" in html
     assert "<svg" in html and html.count("<path") == 13
     assert "Nunavut: 1" in html  # each region's title carries its count
-    assert response["Cache-Control"] == "public, max-age=5"
+    assert response["Cache-Control"] == "public, max-age=3"
 
 
 def test_numbers_page_paginates(client, pledge, settings):
