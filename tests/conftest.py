@@ -16,6 +16,7 @@ from belonging.pledges.models import Pledge
 def _fresh_cache_and_fast_forms(settings):
     """Each test starts with an empty cache; forms may be sent at once unless a test says otherwise."""
     settings.PLEDGE_MIN_FILL_SECONDS = 0
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
     settings.SITE_URL = "http://testserver"
     cache.clear()
     yield
