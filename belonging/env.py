@@ -37,7 +37,8 @@ def load_dotenv(path: Path) -> None:
 
 
 def env_str(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+    """The value of ``name``; unset or empty means ``default``."""
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -70,7 +70,7 @@ class SignatureAdmin(admin.ModelAdmin):
     list_select_related = ("pledge",)
     list_per_page = 100
     show_full_result_count = False
-    actions = ["export_csv", "invalidate"]
+    actions = ["export_csv", "invalidate", "erase_invalidated"]
     readonly_fields = [f.name for f in Signature._meta.fields] + ["public_id"]
 
     @admin.display(description=_("name"))
@@ -132,6 +132,24 @@ class SignatureAdmin(admin.ModelAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return render(request, "admin/pledges/invalidate.html", context)
+
+
+    @admin.action(
+        description=_("Erase the personal data of invalidated signatures (on request)"), permissions=["invalidate"]
+    )
+    def erase_invalidated(self, request: HttpRequest, queryset: QuerySet[Signature]) -> None:
+        erased = 0
+        for pledge_id in set(queryset.values_list("pledge", flat=True)):
+            erased += services.signatures_erase_invalidated(
+                pledge=Pledge.objects.get(pk=pledge_id),
+                signature_ids=list(queryset.filter(pledge_id=pledge_id).values_list("pk", flat=True)),
+            )
+        self.message_user(
+            request,
+            _("Personal data erased from %(count)d invalidated signatures. They stay in the fraud log.")
+            % {"count": erased},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Invalidation)

@@ -125,7 +125,9 @@ class Signature(models.Model):
             models.CheckConstraint(condition=Q(province__in=Province.values), name="signature_province_valid"),
             models.CheckConstraint(condition=Q(signer_type__in=SignerType.values), name="signature_type_valid"),
             models.CheckConstraint(
-                condition=Q(signer_type=SignerType.INDIVIDUAL) | ~Q(organization_name="") | Q(status="withdrawn"),
+                condition=Q(signer_type=SignerType.INDIVIDUAL)
+                | ~Q(organization_name="")
+                | Q(status__in=["withdrawn", "invalidated"]),
                 name="signature_organization_named",
             ),
             models.CheckConstraint(
@@ -150,6 +152,10 @@ class Signature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name or '—'} ({self.get_status_display()})"
+
+    @property
+    def is_erased(self) -> bool:
+        return self.email_normalized is None
 
     @property
     def consent_subject(self) -> str:

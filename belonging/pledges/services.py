@@ -184,14 +184,36 @@ def signature_withdraw(*, signature: Signature) -> Signature:
             return signature
         signature.status = Signature.Status.WITHDRAWN
         signature.withdrawn_at = timezone.now()
-        signature.name = signature.email = signature.postal_code = signature.organization_name = ""
-        signature.email_normalized = None
-        signature.sector = ""
-        signature.show_name = signature.follow_up = False
-        signature.code_hash = ""
+        _erase(signature)
         signature.save()
         consent_forget(subject=signature.consent_subject)
     return signature
+
+
+def _erase(signature: Signature) -> None:
+    signature.name = signature.email = signature.postal_code = signature.organization_name = ""
+    signature.email_normalized = None
+    signature.sector = ""
+    signature.show_name = signature.follow_up = False
+    signature.code_hash = ""
+
+
+def signatures_erase_invalidated(*, pledge: Pledge, signature_ids: list[int]) -> int:
+    """Erase the personal data of invalidated signatures (a person asked; the review is over).
+
+    They stay invalidated and linked to their Invalidation, so the log keeps its counts.
+    """
+    with transaction.atomic():
+        targets = list(
+            Signature.objects.select_for_update().filter(
+                pledge=pledge, pk__in=signature_ids, status=Signature.Status.INVALIDATED
+            )
+        )
+        for signature in targets:
+            _erase(signature)
+            signature.save()
+            consent_forget(subject=signature.consent_subject)
+    return len(targets)
 
 
 def signatures_invalidate(*, pledge: Pledge, signature_ids: list[int], actor: object, reason: str) -> Invalidation:

@@ -115,3 +115,25 @@ def test_signatures_cannot_be_edited_or_deleted_in_the_admin(client, organizer, 
     assert signature.name != "Changed"
     assert client.post(f"/en/admin/pledges/signature/{signature.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Signature.objects.filter(pk=signature.pk).exists()
+
+
+def test_organizers_can_erase_invalidated_signatures_on_request(client, organizer, pledge):
+    from belonging.core.models import ConsentRecord
+    from belonging.pledges import services
+
+    signature = SignatureFactory(pledge=pledge, confirmed=True, name="Asks Erasure", signer_type="organization",
+                                 organization_name="Some Org", sector="other", postal_code="K1A 0B1")
+    ConsentRecord.objects.create(subject=signature.consent_subject, purpose="public_name", given=True,
+                                 wording_version="v", language="en")
+    invalidation = services.signatures_invalidate(pledge=pledge, signature_ids=[signature.pk], actor=organizer,
+                                                  reason="review")
+    client.force_login(organizer)
+    response = client.post(CHANGELIST, {"action": "erase_invalidated", "_selected_action": [signature.pk]})
+    assert response.status_code == 302
+    signature.refresh_from_db()
+    assert (signature.status, signature.invalidation) == ("invalidated", invalidation)
+    assert (signature.name, signature.email, signature.email_normalized, signature.organization_name,
+            signature.postal_code) == ("", "", None, "", "")
+    assert not ConsentRecord.objects.filter(subject=signature.consent_subject).exists()
+    invalidation.refresh_from_db()
+    assert invalidation.signature_count == 1
