@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from unittest import mock
 
 import pytest
@@ -36,9 +37,22 @@ def run_tasks():
     return run
 
 
+def seed_campaign() -> None:
+    """The campaign and pledge rows of the data migrations, made by the migrations' own idempotent functions.
+
+    Transactional tests (the live server, the race test) flush the database when they end, so the
+    migrations' rows are gone for the tests after them.
+    """
+    from django.apps import apps
+
+    importlib.import_module("belonging.core.migrations.0002_campaign_content").create_content(apps, None)
+    importlib.import_module("belonging.pledges.migrations.0002_first_pledge").create_pledge(apps, None)
+
+
 @pytest.fixture
 def pledge(db) -> Pledge:
-    """The campaign's pledge, created by the data migration."""
+    """The campaign's pledge, created by the data migration (recreated after a flush)."""
+    seed_campaign()
     return Pledge.objects.get(slug="strategy-for-belonging")
 
 
