@@ -124,6 +124,8 @@ LOCALE_PATHS = [BASE_DIR / "belonging" / "locale"]
 USE_I18N = True
 TIME_ZONE = env_str("TIME_ZONE", "America/Toronto")
 USE_TZ = True
+# Canadian French writes times as "15 h 59" (belonging/formats/fr/formats.py).
+FORMAT_MODULE_PATH = ["belonging.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"

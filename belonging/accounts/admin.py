@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserCreationForm
+from django.utils.translation import gettext_lazy as _
 
 from belonging.accounts.models import User
 
@@ -15,5 +16,5 @@ class UserAddForm(UserCreationForm):
 class UserAdmin(BaseUserAdmin):
     add_form = UserAddForm
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),)
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Belonging", {"fields": ("language",)}))  # type: ignore[misc]
+    fieldsets = (*BaseUserAdmin.fieldsets, (_("Preferences"), {"fields": ("language",)}))  # type: ignore[misc]
     list_display = ("username", "email", "is_staff", "is_superuser", "last_login")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 
 from belonging.pledges import selectors
 from belonging.pledges.models import Pledge
@@ -41,20 +41,23 @@ class ErrorOut(Schema):
     summary="A pledge by the numbers",
     tags=["pledges"],
 )
-def pledge_numbers(request: HttpRequest, slug: str, response: HttpResponse) -> tuple[int, NumbersOut | ErrorOut]:
+def pledge_numbers(request: HttpRequest, slug: str, response: HttpResponse) -> Status[NumbersOut | ErrorOut]:
     """Confirmed signatories, provinces and territories represented (of 13), and breakdowns."""
     response["Access-Control-Allow-Origin"] = "*"
     pledge = Pledge.objects.filter(slug=slug).first()
     if pledge is None:
-        return 404, ErrorOut(detail="No pledge with this slug.")
+        return Status(404, ErrorOut(detail="No pledge with this slug."))
     numbers = selectors.numbers_for_pledge(pledge)
     response["Cache-Control"] = f"public, max-age={settings.NUMBERS_MAX_AGE_SECONDS}"
-    return 200, NumbersOut(
-        pledge=pledge.slug,
-        signatories=numbers.signatories,
-        provinces_territories=numbers.provinces_territories,
-        by_province=numbers.by_province,
-        by_type=numbers.by_type,
-        by_sector=numbers.by_sector,
-        updated_at=numbers.updated_at,
+    return Status(
+        200,
+        NumbersOut(
+            pledge=pledge.slug,
+            signatories=numbers.signatories,
+            provinces_territories=numbers.provinces_territories,
+            by_province=numbers.by_province,
+            by_type=numbers.by_type,
+            by_sector=numbers.by_sector,
+            updated_at=numbers.updated_at,
+        ),
     )

@@ -31,7 +31,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def privacy(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/privacy.html")
+    return render(request, "core/privacy.html", {"confirm_days": settings.PLEDGE_CONFIRM_DAYS})
 
 
 def _require_dev_outbox() -> None:

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from belonging.pledges import services
 from belonging.pledges.forms import InvalidateForm
@@ -119,7 +120,12 @@ class SignatureAdmin(admin.ModelAdmin):
             self.log_change(request, invalidation, f"Invalidated {invalidation.signature_count}: {invalidation.reason}")
             self.message_user(
                 request,
-                _("%(count)d signatures invalidated. They no longer count.") % {"count": invalidation.signature_count},
+                ngettext(
+                    "%(count)d signature invalidated. It no longer counts.",
+                    "%(count)d signatures invalidated. They no longer count.",
+                    invalidation.signature_count,
+                )
+                % {"count": invalidation.signature_count},
                 messages.SUCCESS,
             )
             return None
@@ -146,7 +152,11 @@ class SignatureAdmin(admin.ModelAdmin):
             )
         self.message_user(
             request,
-            _("Personal data erased from %(count)d invalidated signatures. They stay in the fraud log.")
+            ngettext(
+                "Personal data erased from %(count)d invalidated signature. It stays in the fraud log.",
+                "Personal data erased from %(count)d invalidated signatures. They stay in the fraud log.",
+                erased,
+            )
             % {"count": erased},
             messages.SUCCESS,
         )

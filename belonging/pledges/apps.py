@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PledgesConfig(AppConfig):
     name = "belonging.pledges"
     label = "pledges"
-    verbose_name = "Pledges"
+    verbose_name = _("Pledges")

@@ -11,8 +11,9 @@ from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, translate_url
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.utils.cache import patch_cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods, require_safe
@@ -129,9 +130,12 @@ def confirm_code(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _confirm_error_message(reason: str) -> str:
     if reason == "expired":
-        return _("This signature was not confirmed within %(days)d days and has expired. Please sign again.") % {
-            "days": settings.PLEDGE_CONFIRM_DAYS
-        }
+        days = settings.PLEDGE_CONFIRM_DAYS
+        return ngettext(
+            "This signature was not confirmed within %(days)d day and has expired. Please sign again.",
+            "This signature was not confirmed within %(days)d days and has expired. Please sign again.",
+            days,
+        ) % {"days": days}
     if reason == "attempts":
         return _(
             "Too many wrong codes were entered. Sign the pledge again with the same email to get a new code."
@@ -225,6 +229,8 @@ def numbers(request: HttpRequest, slug: str) -> HttpResponse:
         "sectors": [(label, figures.by_sector[value]) for value, label in Sector.choices],
         "page": page,
         "widget_url": settings.SITE_URL + reverse("pledges:widget", kwargs={"slug": pledge.slug}),
+        "widget_url_other": settings.SITE_URL
+        + translate_url(reverse("pledges:widget", kwargs={"slug": pledge.slug}), "en" if current_language() == "fr" else "fr"),
         **_map_context(figures),
     }
     return _cache_briefly(request, render(request, "pledges/numbers.html", context))

@@ -23,7 +23,7 @@ SECTIONS = [
             "dedicated resources for the community caretakers who make it happen."
         ),
         "body_fr": (
-            f"Et si nous avions une stratégie pancanadienne pour l’appartenance{NBSP}? Un plan qui place les "
+            "Et si nous avions une stratégie pancanadienne pour l’appartenance? Un plan qui place les "
             "résidents et les groupes communautaires au centre, conçu et mis en œuvre localement, dans la voix de "
             "leurs propres communautés, et soutenu par des ressources dédiées aux personnes qui prennent soin de "
             "leur communauté."
@@ -98,7 +98,7 @@ SECTIONS = [
         ),
         "body_fr": (
             "Comment bâtir une stratégie par la population, pour la population, avec des gouvernements de tous les "
-            f"ordres qui apprennent à soutenir les communautés plutôt qu’à les diriger{NBSP}? C’est la question à "
+            "ordres qui apprennent à soutenir les communautés plutôt qu’à les diriger? C’est la question à "
             "laquelle nous voulons répondre ensemble."
         ),
         "items": [],
