@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema, Status
 
@@ -48,7 +47,7 @@ def pledge_numbers(request: HttpRequest, slug: str, response: HttpResponse) -> S
     if pledge is None:
         return Status(404, ErrorOut(detail="No pledge with this slug."))
     numbers = selectors.numbers_for_pledge(pledge)
-    response["Cache-Control"] = f"public, max-age={settings.NUMBERS_MAX_AGE_SECONDS}"
+    response["Cache-Control"] = f"public, max-age={numbers.max_age_seconds()}"
     return Status(
         200,
         NumbersOut(

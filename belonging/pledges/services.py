@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -83,22 +84,30 @@ def signature_sign(*, pledge: Pledge, data: SignInput) -> Signature:
     normalized = normalize_email(data.email)
     now = timezone.now()
     expires = now + timedelta(days=settings.PLEDGE_CONFIRM_DAYS)
+    candidate = Signature(pledge=pledge, email_normalized=normalized, expires_at=expires)
+    _apply(candidate, data)
+    # Validate before taking the write lock (SQLite has one writer at a time: keep transactions short).
+    # The database constraints still hold the invariants; these checks give clear errors first.
+    candidate.full_clean(exclude=["pledge", "email_normalized"], validate_unique=False, validate_constraints=False)
+    if candidate.signer_type != SignerType.INDIVIDUAL and not candidate.organization_name:
+        raise ValidationError({"organization_name": "required for associations and organizations"})
     with transaction.atomic():
         signature = Signature.objects.select_for_update().filter(pledge=pledge, email_normalized=normalized).first()
         if signature is None:
-            signature = Signature(pledge=pledge, email_normalized=normalized, expires_at=expires)
-            _apply(signature, data)
             try:
                 with transaction.atomic():
-                    signature.full_clean(exclude=["email_normalized"], validate_unique=False)
-                    signature.save()
+                    candidate.save()
             except IntegrityError:
                 # Another request with the same email won the race: treat this one as a repeat.
-                signature = Signature.objects.select_for_update().get(pledge=pledge, email_normalized=normalized)
+                signature = (
+                    Signature.objects.select_for_update().filter(pledge=pledge, email_normalized=normalized).first()
+                )
+                if signature is None:
+                    raise
             else:
-                _record_consents(signature, data)
-                tasks.send_confirmation_code.enqueue(signature.pk)
-                return signature
+                _record_consents(candidate, data)
+                tasks.send_confirmation_code.enqueue(candidate.pk)
+                return candidate
         if signature.status == Signature.Status.PENDING:
             # Not confirmed yet: take the latest details, restart the clock and send a new code.
             _apply(signature, data)

@@ -204,12 +204,12 @@ def _map_context(numbers: selectors.Numbers) -> dict[str, object]:
     return {"map": cmap, "regions": regions, "legend": legend}
 
 
-def _cache_briefly(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+def _cache_briefly(request: HttpRequest, response: HttpResponse, figures: selectors.Numbers) -> HttpResponse:
     """Let browsers and proxies keep "by the numbers" for what is left of the staleness budget."""
     if getattr(request, "_messages", None) and list(request._messages):  # a personal notice: never shared
         patch_cache_control(response, private=True, no_cache=True)
     else:
-        patch_cache_control(response, public=True, max_age=settings.NUMBERS_MAX_AGE_SECONDS)
+        patch_cache_control(response, public=True, max_age=figures.max_age_seconds())
     return response
 
 
@@ -217,9 +217,9 @@ def _cache_briefly(request: HttpRequest, response: HttpResponse) -> HttpResponse
 def numbers(request: HttpRequest, slug: str) -> HttpResponse:
     pledge = access.pledge_public(slug)
     figures = selectors.numbers_for_pledge(pledge)
-    page = Paginator(selectors.signatures_public_list(pledge), settings.PUBLIC_LIST_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    paginator = Paginator(selectors.signatures_public_list(pledge), settings.PUBLIC_LIST_PAGE_SIZE)
+    paginator.count = figures.public_names  # from the cached numbers: no COUNT(*) per request
+    page = paginator.get_page(request.GET.get("page"))
     names = dict(Province.choices)
     context = {
         "pledge": pledge,
@@ -233,13 +233,14 @@ def numbers(request: HttpRequest, slug: str) -> HttpResponse:
         + translate_url(reverse("pledges:widget", kwargs={"slug": pledge.slug}), "en" if current_language() == "fr" else "fr"),
         **_map_context(figures),
     }
-    return _cache_briefly(request, render(request, "pledges/numbers.html", context))
+    return _cache_briefly(request, render(request, "pledges/numbers.html", context), figures)
 
 
 @require_safe
 @xframe_options_exempt
 def widget(request: HttpRequest, slug: str) -> HttpResponse:
     pledge = access.pledge_public(slug)
-    response = render(request, "pledges/widget.html", {"pledge": pledge, "numbers": selectors.numbers_for_pledge(pledge)})
+    figures = selectors.numbers_for_pledge(pledge)
+    response = render(request, "pledges/widget.html", {"pledge": pledge, "numbers": figures})
     response.embeddable = True  # type: ignore[attr-defined]
-    return _cache_briefly(request, response)
+    return _cache_briefly(request, response, figures)
