@@ -33,8 +33,11 @@ class Numbers:
         return (timezone.now() - self.updated_at).total_seconds()
 
     def max_age_seconds(self) -> int:
-        """How long a browser or proxy may keep a response with these figures within the budget."""
-        return max(0, int(settings.NUMBERS_STALENESS_SECONDS - self.age_seconds()))
+        """How long a browser or proxy may keep a response with these figures within the budget.
+
+        One second is kept back for delivery: a client that starts the clock on arrival stays within it.
+        """
+        return max(0, int(settings.NUMBERS_STALENESS_SECONDS - self.age_seconds()) - 1)
 
 
 def numbers_compute(pledge: Pledge) -> Numbers:

@@ -21,7 +21,7 @@ def test_it_returns_the_numbers_keyed_by_province_code(client, pledge):
     SignatureFactory(pledge=pledge, province="NB")  # pending
     response = client.get(URL)
     assert response.status_code == 200
-    assert re.fullmatch(r"public, max-age=[45]", response["Cache-Control"])
+    assert re.fullmatch(r"public, max-age=[34]", response["Cache-Control"])
     body = response.json()
     assert body["signatories"] == 3
     assert body["provinces_territories"] == 2

@@ -238,8 +238,8 @@ def test_responses_may_be_kept_only_for_what_is_left_of_the_budget(pledge):
     import dataclasses
 
     numbers = selectors.numbers_compute(pledge)
-    assert 4 <= numbers.max_age_seconds() <= 5
-    older = dataclasses.replace(numbers, updated_at=timezone.now() - timedelta(seconds=3.5))
+    assert 3 <= numbers.max_age_seconds() <= 4
+    older = dataclasses.replace(numbers, updated_at=timezone.now() - timedelta(seconds=2.5))
     assert older.max_age_seconds() == 1
     too_old = dataclasses.replace(numbers, updated_at=timezone.now() - timedelta(seconds=9))
     assert too_old.max_age_seconds() == 0

@@ -279,7 +279,7 @@ def test_numbers_page_lists_only_consenting_names_newest_first(client, pledge, d
     assert "Maison des jeunes" in html
     assert "<svg" in html and html.count("<path") == 13
     assert "Nunavut: 1" in html  # each region's title carries its count
-    assert re.fullmatch(r"public, max-age=[45]", response["Cache-Control"])
+    assert re.fullmatch(r"public, max-age=[34]", response["Cache-Control"])
 
 
 def test_numbers_page_paginates(client, pledge, settings):
