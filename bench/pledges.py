@@ -19,12 +19,19 @@ Measures, per database, in one run:
    to population, realistic signer types and sectors, plus ~10% pending and ~1% withdrawn rows),
    times ``selectors.numbers_compute`` (the uncached GROUP BY; p50/p95) and ``numbers_for_pledge``
    (cached), reports the aggregate against the server's refresh window (NUMBERS_CACHE_SECONDS: the
-   share of one core a process spends recomputing if it refreshes once per window), and measures the
-   worst-case lag of a new confirmation, and from it the worst staleness a reader can see (plus the
-   browser/proxy max-age) against the staleness budget (NUMBERS_STALENESS_SECONDS).
-3. HTTP: the app under gunicorn (2 sync workers, DEBUG off) on the same scratch database; a bounded
-   number of client threads hammer the numbers API, the numbers page, and as the ceiling a trivial
-   Django endpoint on the same server (the /favicon.ico redirect; no database), for a bounded time.
+   share of one core a process spends recomputing if it refreshes once per window), shows the plans
+   of the statements the app really sends (the aggregate, the public list's first page), checks
+   that ``public_names`` (the page's paginator count) equals the public list, that the recompute is
+   single-flight within a process, which SQL the numbers page sends, and the statements and time of
+   one sign + confirm alone. It then measures, through the real API view, the worst-case lag of a
+   new confirmation and the staleness a reader can see: the figures' age (``updated_at``, stamped
+   when the query starts) plus the max-age each response sends (Cache-Control; no setting is read
+   for it), against the staleness budget (NUMBERS_STALENESS_SECONDS).
+3. HTTP: the app under gunicorn (2 sync workers, DEBUG off, STATIC_ROOT in a scratch folder filled by
+   ``manage.py collectstatic``) on the same scratch database; a bounded number of client threads
+   hammer the numbers API, the numbers page, and as the ceiling a trivial Django endpoint on the same
+   server (the /favicon.ico redirect; no database), for a bounded time. Every API response's age and
+   max-age give the worst staleness a reader could see under load.
 
 Scratch databases only: a SQLite file in a temporary folder and a PostgreSQL database named
 ``bench_pledges`` (dropped at the end). Prints one line of JSON with all figures last.
@@ -39,6 +46,7 @@ import argparse
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -72,6 +80,8 @@ SECTORS = {
     "health": 10, "faith": 8, "business": 8, "philanthropy": 2, "other": 2,
 }  # fmt: skip
 FRENCH_SHARE = {"QC": 0.78, "NB": 0.3}  # otherwise 5%
+
+MAX_AGE_RE = re.compile(r"max-age=(\d+)")
 
 ENDPOINTS = {
     "api": f"/api/v1/pledges/{PLEDGE_SLUG}/numbers",
@@ -371,38 +381,80 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http_get(port: int, path: str, timeout: float = 30.0) -> tuple[int, bytes]:
+def http_get(port: int, path: str, timeout: float = 30.0) -> tuple[int, bytes, str]:
+    """(status, body, Cache-Control header) of one GET on a new connection."""
     import http.client
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", path, headers={"Host": "127.0.0.1"})
         response = conn.getresponse()
-        return response.status, response.read()
+        return response.status, response.read(), response.getheader("Cache-Control", "")
     finally:
         conn.close()
+
+
+def max_age_of(cache_control: str) -> int | None:
+    """The max-age a response allows browsers and proxies (None when it sends none)."""
+    match = MAX_AGE_RE.search(cache_control or "")
+    return int(match.group(1)) if match else None
+
+
+def reader_staleness(body: bytes, cache_control: str, requested: float, received: float) -> dict[str, float]:
+    """How old the figures of one API response can be when a reader sees them, from the real response.
+
+    The figures are stamped when their query starts (``updated_at`` in the JSON); a browser or proxy
+    may show the response until its max-age (Cache-Control) has passed. A cache that follows RFC 9111
+    (section 4.2.3) counts the response delay in the age, so the response stays fresh until
+    request time + max-age: the reader sees figures up to (request time - updated_at) + max-age old
+    (``staleness``). ``arrival_staleness`` starts the max-age clock on arrival instead, as a cache that
+    ignored the delay would: it is larger by the time the response took to arrive.
+    """
+    updated = datetime.fromisoformat(json.loads(body)["updated_at"]).timestamp()
+    max_age = max_age_of(cache_control) or 0
+    return {
+        "updated": updated,
+        "age": received - updated,  # the figures' age on arrival
+        "max_age": max_age,
+        "staleness": requested - updated + max_age,
+        "arrival_staleness": received - updated + max_age,
+    }
 
 
 def http_client_main(port: int, path: str, deadline: float, threads: int, queue) -> None:  # noqa: ANN001
     """One client process: ``threads`` threads, each a request after the other until the deadline."""
     import threading
 
-    results: list[tuple[list[float], Counter, int]] = []
+    results: list[tuple] = []  # per thread: latencies, codes, failures, max-ages, ages, staleness x 2
+    is_api = path.startswith("/api/")
 
     def loop() -> None:
         latencies: list[float] = []
         codes: Counter[int] = Counter()
+        max_ages: Counter[int | None] = Counter()
+        ages: list[float] = []
+        stale: list[float] = []
+        arrival_stale: list[float] = []
         failures = 0
         while time.time() < deadline:
             t0 = time.perf_counter()
+            requested = time.time()
             try:
-                status, _body = http_get(port, path)
+                status, body, cache_control = http_get(port, path)
             except OSError:
                 failures += 1
                 continue
+            received = time.time()
             latencies.append(time.perf_counter() - t0)
             codes[status] += 1
-        results.append((latencies, codes, failures))
+            if status == 200 and "max-age" in cache_control:
+                max_ages[max_age_of(cache_control)] += 1
+            if is_api and status == 200:
+                seen = reader_staleness(body, cache_control, requested, received)
+                ages.append(seen["age"])
+                stale.append(seen["staleness"])
+                arrival_stale.append(seen["arrival_staleness"])
+        results.append((latencies, codes, failures, max_ages, ages, stale, arrival_stale))
 
     pool = [threading.Thread(target=loop) for _ in range(threads)]
     for thread in pool:
@@ -411,9 +463,21 @@ def http_client_main(port: int, path: str, deadline: float, threads: int, queue)
         thread.join()
     latencies = [lat for res in results for lat in res[0]]
     codes: Counter[int] = Counter()
+    max_ages: Counter[int | None] = Counter()
     for res in results:
         codes.update(res[1])
-    queue.put({"latencies": latencies, "codes": dict(codes), "failures": sum(res[2] for res in results)})
+        max_ages.update(res[3])
+    queue.put(
+        {
+            "latencies": latencies,
+            "codes": dict(codes),
+            "failures": sum(res[2] for res in results),
+            "max_ages": dict(max_ages),
+            "ages": [a for res in results for a in res[4]],
+            "staleness": [x for res in results for x in res[5]],
+            "arrival_staleness": [x for res in results for x in res[6]],
+        }
+    )
 
 
 def http_load(port: int, path: str, seconds: float, processes: int, threads: int) -> dict:
@@ -434,8 +498,13 @@ def http_load(port: int, path: str, seconds: float, processes: int, threads: int
         proc.join(timeout=10)
     latencies = [lat for part in parts for lat in part["latencies"]]
     codes: Counter[int] = Counter()
+    max_ages: Counter[int | None] = Counter()
     for part in parts:
         codes.update({int(k): v for k, v in part["codes"].items()})
+        max_ages.update(part["max_ages"])
+    ages = [a for part in parts for a in part["ages"]]
+    staleness = [x for part in parts for x in part["staleness"]]
+    arrival_staleness = [x for part in parts for x in part["arrival_staleness"]]
     # Requests that finish just after the deadline are few (one per thread) and counted.
     return {
         "requests": len(latencies),
@@ -445,6 +514,10 @@ def http_load(port: int, path: str, seconds: float, processes: int, threads: int
         "max_ms": max(latencies, default=0) * 1000,
         "codes": dict(codes),
         "failures": sum(part["failures"] for part in parts),
+        "max_ages": dict(max_ages),  # max-age sent -> responses
+        "ages": ages,  # API only: age of the figures when each response arrived (s)
+        "staleness": staleness,  # API only: (request time - updated_at) + max-age (s)
+        "arrival_staleness": arrival_staleness,  # API only: (arrival - updated_at) + max-age (s)
     }
 
 
@@ -454,8 +527,7 @@ class Server:
     def __init__(self, workdir: Path, static_root: Path, workers: int) -> None:
         self.port = free_port()
         self.log_path = workdir / "gunicorn.log"
-        env = dict(os.environ)
-        env.update(DJANGO_SETTINGS_MODULE="bench._support.static_settings", BENCH_STATIC_ROOT=str(static_root))
+        env = dict(os.environ, STATIC_ROOT=str(static_root))  # collected there by collect_static()
         self.log_file = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [
@@ -482,7 +554,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited:\n{self.log_path.read_text()[-3000:]}")
             try:
-                status, _ = http_get(self.port, ENDPOINTS["ceiling"], timeout=5)
+                status, _body, _cc = http_get(self.port, ENDPOINTS["ceiling"], timeout=5)
                 if status < 500:
                     return
             except OSError:
@@ -505,6 +577,197 @@ class Server:
 # --------------------------------------------------------------------------------------------
 # One database, in its own process (settings are read from the environment at import)
 # --------------------------------------------------------------------------------------------
+
+
+def capture_sql(func) -> tuple[object, list[str]]:  # noqa: ANN001 - any callable
+    """Run ``func`` and return (its result, the SQL statements it sent on this thread's connection)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        result = func()
+    return result, [q["sql"] for q in queries.captured_queries]
+
+
+def explain(vendor: str, sql: str) -> str:
+    """The plan of a statement the app really sent (captured with its parameters inlined)."""
+    from django.db import connection
+
+    head = "EXPLAIN (ANALYZE, BUFFERS) " if vendor == "postgresql" else "EXPLAIN QUERY PLAN "
+    with connection.cursor() as cursor:
+        cursor.execute(head + sql)
+        rows = cursor.fetchall()
+    return "\n".join(str(row[0] if vendor == "postgresql" else row[-1]) for row in rows)
+
+
+def sign_cost(pledge, count: int) -> dict:  # noqa: ANN001 - a Pledge
+    """One process alone (no contention): SQL statements, wall and CPU time per sign + confirm.
+
+    The CPU time is this process's only: on SQLite it includes the database engine's work, on
+    PostgreSQL the server's work is not in it.
+    """
+    from belonging.pledges import services
+
+    def one(i: int) -> None:
+        signature = services.signature_sign(
+            pledge=pledge,
+            data=services.SignInput(
+                name=f"Cost {i}", email=f"cost{i}@bench-cost.example.org", province="ON",
+                signer_type="individual", language="en", show_name=True, follow_up=False,
+            ),
+        )  # fmt: skip
+        services.signature_confirm_with_link(signature=signature)
+
+    one(0)  # warm up
+    _, sqls = capture_sql(lambda: one(1))
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(2, count + 2):
+        one(i)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    kinds = Counter(sql.split(None, 1)[0].upper() for sql in sqls)
+    return {"statements": len(sqls), "kinds": kinds, "wall_ms": wall / count * 1000, "cpu_ms": cpu / count * 1000,
+            "confirmed": count + 2}  # fmt: skip
+
+
+def single_flight(pledge, readers: int) -> dict:  # noqa: ANN001 - a Pledge
+    """``readers`` threads ask for the numbers at the same instant, just after the fresh copy expired.
+
+    Counts how many of them run the aggregate (single-flight: 1) and how long the others wait.
+    The threads share this process's cache, as the threads of one web process would.
+    """
+    import threading
+
+    from django.conf import settings
+    from django.db import connections
+
+    from belonging.pledges import selectors
+
+    real = selectors.numbers_compute
+    computed_by: list[int] = []
+
+    def counting(p):  # noqa: ANN001, ANN202
+        computed_by.append(threading.get_ident())
+        return real(p)
+
+    first = selectors.numbers_for_pledge(pledge)
+    # Wait until the fresh copy has expired (the last figures are still within the budget).
+    time.sleep(max(0.0, settings.NUMBERS_CACHE_SECONDS - first.age_seconds()) + 0.05)
+    barrier = threading.Barrier(readers)
+    results: list[tuple[int, float, bool]] = []
+
+    def reader() -> None:
+        try:
+            barrier.wait()
+            t = time.perf_counter()
+            numbers = selectors.numbers_for_pledge(pledge)
+            results.append((threading.get_ident(), time.perf_counter() - t, numbers.updated_at > first.updated_at))
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    selectors.numbers_compute = counting
+    try:
+        pool = [threading.Thread(target=reader) for _ in range(readers)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+    finally:
+        selectors.numbers_compute = real
+    waiting = [lat for ident, lat, _new in results if ident not in computed_by]
+    computing = [lat for ident, lat, _new in results if ident in computed_by]
+    return {
+        "computes": len(computed_by),
+        "served_last": sum(1 for _ident, _lat, new in results if not new),
+        "waiting_max_ms": max(waiting, default=0) * 1000,
+        "computing_max_ms": max(computing, default=0) * 1000,
+    }
+
+
+def api_probe(client, path: str) -> dict:  # noqa: ANN001 - a django.test.Client
+    """One GET of the numbers API through the whole app in this process; what a reader would see."""
+    requested = time.time()
+    response = client.get(path)
+    received = time.time()
+    assert response.status_code == 200, (response.status_code, response.content[:300])
+    seen = reader_staleness(response.content, response.get("Cache-Control", ""), requested, received)
+    return {"signatories": json.loads(response.content)["signatories"], "received": received, **seen}
+
+
+def lag_probe(pledge, compute_s: float) -> dict:  # noqa: ANN001 - a Pledge
+    """The worst case for a new confirmation, read through the real API view (headers included).
+
+    With the cache empty, one thread asks the API for the numbers (so the aggregate starts); halfway
+    through that query this thread signs and confirms. The figures being computed cannot include it,
+    and are then fresh for NUMBERS_CACHE_SECONDS from their start: the longest a confirmation can
+    wait. The API is then polled until the confirmation shows. Every response gives the age of its
+    figures and the max-age it sent; and any response whose figures started after the commit but
+    lack the confirmation would break the freshness stamp (counted as ``stamp_violations``).
+    """
+    import threading
+
+    from django.core.cache import cache
+    from django.db import connections
+    from django.test import Client
+
+    from belonging.pledges import selectors, services
+
+    path = ENDPOINTS["api"]
+    client = Client(HTTP_HOST="127.0.0.1")
+    before = selectors.numbers_compute(pledge).signatories
+    cache.clear()
+    responses: list[dict] = []
+
+    def first() -> None:
+        try:
+            responses.append(api_probe(Client(HTTP_HOST="127.0.0.1"), path))
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    time.sleep(max(0.02, compute_s / 2))
+    signature = services.signature_sign(
+        pledge=pledge,
+        data=services.SignInput(
+            name="Late", email="late@example.org", province="NU", signer_type="individual", language="en"
+        ),
+    )
+    services.signature_confirm_with_link(signature=signature)
+    committed = time.time()  # the commit happened before this
+    thread.join()
+    deadline = committed + 60
+    while True:
+        res = api_probe(client, path)
+        responses.append(res)
+        if res["signatories"] > before or time.time() > deadline:
+            break
+        time.sleep(0.02)
+    shown = res["signatories"] > before
+    return {
+        "lag_s": res["received"] - committed if shown else None,  # None: not shown within 60 s
+        "during_query": responses[0]["updated"] < committed and responses[0]["signatories"] == before,
+        "stamp_violations": sum(1 for x in responses if x["updated"] > committed and x["signatories"] == before),
+        "worst_staleness_s": max(x["staleness"] for x in responses),
+        "worst_arrival_staleness_s": max(x["arrival_staleness"] for x in responses),
+        "max_ages": Counter(x["max_age"] for x in responses),
+        "responses": len(responses),
+        "confirmed": 1,
+    }
+
+
+def page_statements(path: str) -> list[str]:
+    """The SQL of one numbers page request with the numbers in the cache (in this process)."""
+    from django.test import Client
+
+    from belonging.pledges import selectors
+    from belonging.pledges.models import Pledge
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    assert client.get(path).status_code == 200  # templates, translations and map loaded
+    selectors.numbers_for_pledge(Pledge.objects.get(slug=PLEDGE_SLUG))  # fresh figures in the cache
+    response, sqls = capture_sql(lambda: client.get(path))
+    assert response.status_code == 200, response.status_code
+    return sqls
 
 
 def check_lost(pks_signed: list[int], pks_confirmed: list[int]) -> tuple[int, int]:
@@ -532,15 +795,17 @@ def run_one_db(args: argparse.Namespace) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from belonging.pledges import selectors, services
+    from belonging.pledges import selectors
     from belonging.pledges.models import Pledge, Signature
 
     vendor = connection.vendor
     prefix = "pg" if vendor == "postgresql" else "sqlite"
     n = args.signatures
     window = settings.NUMBERS_CACHE_SECONDS
-    staleness = getattr(settings, "NUMBERS_STALENESS_SECONDS", window)
-    max_age = getattr(settings, "NUMBERS_MAX_AGE_SECONDS", 0)
+    staleness = settings.NUMBERS_STALENESS_SECONDS
+    # The max-age is not a setting: each response sends what is left of the budget for its figures,
+    # so it is read from the responses themselves (the API probe below, and every API response under HTTP).
+    extra_confirmed = 0  # confirmed by the probes below, outside the signing rounds
     out: dict[str, object] = {
         f"{prefix}_numbers_cache_s": window,
         f"{prefix}_numbers_staleness_budget_s": staleness,
@@ -581,16 +846,36 @@ def run_one_db(args: argparse.Namespace) -> dict:
         f"[{prefix}] numbers_compute at {n:,} confirmed: p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms "
         f"({len(timings)} runs) = {p50 / window:.2%} of one core per process refreshing every {window} s"
     )
-    from django.db.models import Count
+    # The public list's length now comes from the numbers (the page's paginator): check it.
+    public_count = selectors.signatures_public_list(pledge).count()
+    out[f"{prefix}_public_names_mismatch"] = numbers.public_names - public_count
+    log(f"[{prefix}] public_names {numbers.public_names:,} vs the public list's COUNT(*) {public_count:,}")
 
-    qs = (
-        Signature.objects.filter(pledge=pledge, status=Signature.Status.CONFIRMED)
-        .values_list("province", "signer_type", "sector")
-        .annotate(n=Count("id"))
-        .order_by()
-    )  # the same query as numbers_compute
-    plan = qs.explain(analyze=True) if vendor == "postgresql" else qs.explain()
-    log(f"[{prefix}] plan of the aggregate:\n    " + "\n    ".join(plan.splitlines()))
+    # The plans of the statements the app really sends (captured, not rebuilt here).
+    _, sqls = capture_sql(lambda: selectors.numbers_compute(pledge))
+    (aggregate_sql,) = sqls
+    plan = explain(vendor, aggregate_sql)
+    index_only = (
+        "Index Only Scan using signature_counts" in plan
+        if vendor == "postgresql"
+        else "COVERING INDEX signature_counts" in plan
+    )
+    out[f"{prefix}_numbers_plan_index_only"] = index_only
+    log(f"[{prefix}] the aggregate:\n    {aggregate_sql}\n  its plan:\n    " + "\n    ".join(plan.splitlines()))
+    page_size = settings.PUBLIC_LIST_PAGE_SIZE
+    _, sqls = capture_sql(lambda: list(selectors.signatures_public_list(pledge)[:page_size]))
+    (list_sql,) = sqls
+    plan = explain(vendor, list_sql)
+    sorts = ("Sort" in plan) if vendor == "postgresql" else ("TEMP B-TREE" in plan)
+    out[f"{prefix}_public_list_plan_uses_index"] = "signature_public_list" in plan and not sorts
+    log(f"[{prefix}] the public list's first page:\n    {list_sql}\n  its plan:\n    " + "\n    ".join(plan.splitlines()))
+    list_timings = []
+    for _ in range(20):
+        t = time.perf_counter()
+        list(selectors.signatures_public_list(pledge)[:page_size])
+        list_timings.append(time.perf_counter() - t)
+    out[f"{prefix}_public_list_page1_p50_ms"] = r(pct(list_timings, 50) * 1000, 2)
+    log(f"[{prefix}] the public list's first page ({page_size} names): p50 {pct(list_timings, 50) * 1000:.2f} ms")
 
     cache.clear()
     selectors.numbers_for_pledge(pledge)
@@ -604,27 +889,54 @@ def run_one_db(args: argparse.Namespace) -> dict:
     out[f"{prefix}_numbers_cached_speedup"] = r(p50 / cached_p50, 0)
     log(f"[{prefix}] numbers_for_pledge (cached): p50 {cached_p50 * 1e6:.1f} µs, {p50 / cached_p50:,.0f}x the query")
 
-    # Worst-case lag: the cache was filled just before a confirmation; poll until it shows.
-    cache.clear()
-    before = selectors.numbers_for_pledge(pledge).signatories
-    signature = services.signature_sign(
-        pledge=pledge,
-        data=services.SignInput(
-            name="Late", email="late@example.org", province="NU", signer_type="individual", language="en"
-        ),
-    )
-    services.signature_confirm_with_link(signature=signature)
-    t = time.perf_counter()
-    while selectors.numbers_for_pledge(pledge).signatories == before:
-        time.sleep(0.02)
-    lag = time.perf_counter() - t
-    out[f"{prefix}_numbers_worst_lag_s"] = r(lag, 2)
-    out[f"{prefix}_numbers_worst_reader_staleness_s"] = r(lag + max_age, 2)
-    out[f"{prefix}_numbers_staleness_ratio_to_budget"] = r((lag + max_age) / staleness, 3)
+    if window > 0:
+        flight = single_flight(pledge, args.writers)
+        out[f"{prefix}_numbers_computes_for_{args.writers}_concurrent_readers"] = flight["computes"]
+        out[f"{prefix}_numbers_waiting_reader_max_ms"] = r(flight["waiting_max_ms"], 2)
+        log(
+            f"[{prefix}] single flight: {args.writers} threads asked at once after the fresh copy expired: "
+            f"{flight['computes']} ran the aggregate ({flight['computing_max_ms']:.0f} ms), "
+            f"{flight['served_last']} got the last figures at once (slowest {flight['waiting_max_ms']:.2f} ms)"
+        )
+
+    sqls = page_statements(ENDPOINTS["page"])
+    counts = [sql for sql in sqls if "COUNT(" in sql.upper() and "GROUP BY" not in sql.upper()]
+    out[f"{prefix}_page_statements_cached"] = len(sqls)
+    out[f"{prefix}_page_count_queries"] = len(counts)
     log(
-        f"[{prefix}] worst-case lag of a confirmation in the numbers: {lag:.2f} s (server cache {window} s); "
-        f"with a browser max-age of {max_age} s a reader may see figures {lag + max_age:.2f} s old "
-        f"(budget {staleness} s)"
+        f"[{prefix}] the numbers page with the numbers cached: {len(sqls)} SQL statements, "
+        f"{len(counts)} COUNT(*) for the paginator"
+        + "".join(f"\n    {sql[:160]}" for sql in sqls)
+    )
+
+    # One signer alone: statements and time per sign + confirm (no contention).
+    cost = sign_cost(pledge, args.cost_signatures)
+    extra_confirmed += cost["confirmed"]
+    out[f"{prefix}_sign_statements"] = cost["statements"]
+    out[f"{prefix}_sign_alone_ms"] = r(cost["wall_ms"], 2)
+    out[f"{prefix}_sign_alone_cpu_ms"] = r(cost["cpu_ms"], 2)
+    log(
+        f"[{prefix}] one sign + confirm alone: {cost['statements']} SQL statements "
+        f"({', '.join(f'{k} {v}' for k, v in cost['kinds'].most_common())}), {cost['wall_ms']:.2f} ms, "
+        f"{cost['cpu_ms']:.2f} ms CPU in this process (mean of {args.cost_signatures})"
+    )
+
+    # Worst-case lag of a confirmation, and the staleness a reader can see, through the real API.
+    probe = lag_probe(pledge, p50)
+    extra_confirmed += probe["confirmed"]
+    if probe["lag_s"] is None:
+        raise RuntimeError("a confirmation did not show in the numbers within 60 s")
+    out[f"{prefix}_numbers_worst_lag_s"] = r(probe["lag_s"], 2)
+    out[f"{prefix}_numbers_stamp_violations"] = probe["stamp_violations"]
+    out[f"{prefix}_probe_worst_reader_staleness_s"] = r(probe["worst_staleness_s"], 3)
+    out[f"{prefix}_probe_worst_arrival_staleness_s"] = r(probe["worst_arrival_staleness_s"], 3)
+    log(
+        f"[{prefix}] a confirmation committed "
+        + ("while the aggregate ran" if probe["during_query"] else "before the aggregate's snapshot (not the worst case)")
+        + f" showed in the API after {probe['lag_s']:.2f} s (server cache {window} s + the aggregate); "
+        f"{probe['responses']} responses sent max-age {dict(sorted(probe['max_ages'].items()))}, so a reader "
+        f"could see figures up to {probe['worst_staleness_s']:.2f} s old (budget {staleness} s); "
+        f"freshness stamp violations: {probe['stamp_violations']}"
     )
 
     # 1. Concurrent signing: ours, the naive hot counter, the uncontended control, and the database's
@@ -674,10 +986,12 @@ def run_one_db(args: argparse.Namespace) -> dict:
         out[f"{prefix}_{name}_per_s"] = r(rate)
         out[f"{prefix}_{name}_p50_ms"] = r(pct(a["latencies"], 50) * 1000)
         out[f"{prefix}_{name}_p99_ms"] = r(pct(a["latencies"], 99) * 1000)
+        out[f"{prefix}_{name}_max_ms"] = r(max(a["latencies"], default=0) * 1000)  # vs SQLite's busy_timeout
         out[f"{prefix}_{name}_errors"] = errors
         log(
             f"[{prefix}] {mode:9}: {rate:7.1f} signatures/s (p50 {pct(a['latencies'], 50) * 1000:.1f} ms, "
-            f"p99 {pct(a['latencies'], 99) * 1000:.1f} ms), {len(a['confirmed']):,} committed, lost {lost}, "
+            f"p99 {pct(a['latencies'], 99) * 1000:.1f} ms, max {max(a['latencies'], default=0) * 1000:.0f} ms), "
+            f"{len(a['confirmed']):,} committed, lost {lost}, "
             f"errors {errors}"
         )
         for message, count in a["errors"].most_common(5):
@@ -711,11 +1025,15 @@ def run_one_db(args: argparse.Namespace) -> dict:
         f"[{prefix}] hot counter {hot:,} vs {naive_committed:,} committed naive signatures; "
         f"{tasks:,} email tasks queued"
     )
-    final = selectors.numbers_compute(pledge).signatories
-    expected = n + 1 + sum(len(a["confirmed"]) for a in acc.values())
+    final_numbers = selectors.numbers_compute(pledge)
+    final = final_numbers.signatories
+    expected = n + extra_confirmed + sum(len(a["confirmed"]) for a in acc.values())
     if final != expected:
         log(f"[{prefix}] WARNING: numbers say {final:,} signatories, expected {expected:,}")
     out[f"{prefix}_numbers_total_mismatch"] = final - expected
+    out[f"{prefix}_public_names_mismatch_after_signing"] = (
+        final_numbers.public_names - selectors.signatures_public_list(pledge).count()
+    )
 
     # 3. HTTP under gunicorn.
     if args.http_seconds > 0:
@@ -723,7 +1041,7 @@ def run_one_db(args: argparse.Namespace) -> dict:
         server = Server(workdir, Path(args.static_root), args.http_workers)
         try:
             for name, path in ENDPOINTS.items():
-                status, body = http_get(server.port, path)
+                status, body, _cc = http_get(server.port, path)
                 expected_status = 301 if name == "ceiling" else 200
                 if status != expected_status:
                     raise RuntimeError(f"GET {path} -> {status}: {body[:500]!r}\n{server.log_path.read_text()[-3000:]}")
@@ -743,11 +1061,37 @@ def run_one_db(args: argparse.Namespace) -> dict:
                     f"max {res['max_ms']:.0f} ms; statuses {res['codes']}"
                     + (f", {res['failures']} connection failures" if res["failures"] else "")
                 )
+                if res["max_ages"]:
+                    out[f"{prefix}_{name}_max_age_s_sent"] = sorted(k for k in res["max_ages"] if k is not None)
+                if res["staleness"]:
+                    # What a reader can see: the figures' age when the response arrived + the max-age it sent.
+                    worst = max(res["staleness"])
+                    over = sum(1 for x in res["staleness"] if x > staleness)
+                    worst_arrival = max(res["arrival_staleness"])
+                    over_arrival = sum(1 for x in res["arrival_staleness"] if x > staleness)
+                    out[f"{prefix}_{name}_figures_age_max_s"] = r(max(res["ages"]), 3)
+                    out[f"{prefix}_{name}_worst_reader_staleness_s"] = r(worst, 3)
+                    out[f"{prefix}_{name}_responses_over_budget"] = over
+                    out[f"{prefix}_{name}_worst_arrival_staleness_s"] = r(worst_arrival, 3)
+                    out[f"{prefix}_{name}_responses_over_budget_from_arrival"] = over_arrival
+                    log(
+                        f"[{prefix}]     max-age sent {dict(sorted(res['max_ages'].items()))}; figures up to "
+                        f"{max(res['ages']):.3f} s old on arrival; a reader could see them up to {worst:.3f} s old "
+                        f"(budget {staleness} s; {over} of {len(res['staleness'])} responses over it); counting "
+                        f"max-age from arrival instead: {worst_arrival:.3f} s ({over_arrival} over)"
+                    )
+                elif res["max_ages"]:
+                    log(f"[{prefix}]     max-age sent {dict(sorted(res['max_ages'].items()))}")
         finally:
             server.stop()
             log(f"[{prefix}] gunicorn stopped")
         for name in ("api", "page", "static"):
             out[f"{prefix}_{name}_ratio_to_ceiling"] = r(out[f"{prefix}_{name}_rps"] / out[f"{prefix}_ceiling_rps"], 3)
+    # The worst staleness any reader could see in this run (the probe, and every API response under load).
+    worst = max(out[f"{prefix}_probe_worst_reader_staleness_s"], out.get(f"{prefix}_api_worst_reader_staleness_s", 0))
+    out[f"{prefix}_numbers_worst_reader_staleness_s"] = worst
+    out[f"{prefix}_numbers_staleness_ratio_to_budget"] = r(worst / staleness, 3)
+    log(f"[{prefix}] worst staleness a reader could see: {worst:.3f} s, {worst / staleness:.3f} of the {staleness} s budget")
     return out
 
 
@@ -781,7 +1125,11 @@ def base_env() -> dict[str, str]:
 
 
 def collect_static(static_root: Path, env: dict[str, str]) -> None:
-    env = dict(env, DJANGO_SETTINGS_MODULE="bench._support.static_settings", BENCH_STATIC_ROOT=str(static_root))
+    """``manage.py collectstatic`` into the scratch folder (the settings read STATIC_ROOT from the environment).
+
+    With DEBUG off the app uses WhiteNoise's manifest storage, which needs the collected files.
+    """
+    env = dict(env, STATIC_ROOT=str(static_root))
     subprocess.run(
         [sys.executable, str(REPO / "manage.py"), "collectstatic", "--noinput", "--verbosity", "0"],
         cwd=REPO, env=env, check=True,
@@ -803,7 +1151,7 @@ def kill_leftover_server(workdir: Path) -> None:
 def run_db_child(db: str, args: argparse.Namespace, root: Path, static_root: Path) -> dict:
     workdir = root / db
     workdir.mkdir()
-    env = base_env()
+    env = dict(base_env(), STATIC_ROOT=str(static_root))  # the collected static files (DEBUG is off)
     if db == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
         signatures = args.sqlite_signatures if args.sqlite_signatures is not None else args.signatures
@@ -819,7 +1167,7 @@ def run_db_child(db: str, args: argparse.Namespace, root: Path, static_root: Pat
         "--result", str(result_path),
         "--static-root", str(static_root), "--signatures", str(signatures), "--writers", str(args.writers),
         "--seconds", str(args.seconds), "--sql-seconds", str(args.sql_seconds), "--repeats", str(args.repeats),
-        "--cached-calls", str(args.cached_calls),
+        "--cached-calls", str(args.cached_calls), "--cost-signatures", str(args.cost_signatures),
         "--http-seconds", str(args.http_seconds), "--http-clients", str(args.http_clients),
         "--http-threads", str(args.http_threads), "--http-workers", str(args.http_workers),
     ]  # fmt: skip
@@ -852,6 +1200,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--repeats", type=int, default=15, help="timed runs of the uncached aggregate (default 15)")
     parser.add_argument("--cached-calls", type=int, default=20_000, help="timed calls of the cached numbers")
+    parser.add_argument(
+        "--cost-signatures", type=int, default=200, help="sign + confirm timed one at a time, alone (default 200)"
+    )
     parser.add_argument("--http-seconds", type=float, default=8, help="load time per endpoint; 0 skips HTTP")
     parser.add_argument("--http-clients", type=int, default=2, help="client processes (default 2)")
     parser.add_argument("--http-threads", type=int, default=4, help="threads per client process (default 4)")
@@ -878,8 +1229,7 @@ def main() -> int:
     figures: dict[str, object] = {}
     try:
         static_root = root / "static"
-        if args.http_seconds > 0:
-            collect_static(static_root, base_env())
+        collect_static(static_root, base_env())  # the page is rendered in the child process too
         databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
         log(
             f"bench/pledges.py: {', '.join(databases)}; {args.writers} writers x {args.seconds:g} s per design; "
