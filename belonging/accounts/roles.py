@@ -48,10 +48,3 @@ def sync_roles() -> None:
 
 def sync_roles_after_migrate(**kwargs: Any) -> None:
     sync_roles()
-
-
-def is_organizer(user: Any) -> bool:
-    """The one place that says who is an organizer."""
-    return bool(
-        user.is_authenticated and user.is_active and (user.is_superuser or user.groups.filter(name=ORGANIZERS).exists())
-    )

@@ -162,10 +162,6 @@ class Signature(models.Model):
         return f"{self.name or '—'} ({self.get_status_display()})"
 
     @property
-    def is_erased(self) -> bool:
-        return self.email_normalized is None
-
-    @property
     def consent_subject(self) -> str:
         return f"pledges.signature:{self.pk}"
 
