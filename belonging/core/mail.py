@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,14 @@ class OutboxBackend(BaseEmailBackend):
             path.write_bytes(message.message().as_bytes())
             sent += 1
         return sent
+
+
+def outbox_message(message_id: str) -> Path | None:
+    """The message file named ``message_id`` (as written by OutboxBackend), or None."""
+    if not re.fullmatch(r"\d{8}T\d{12}-[0-9a-f]{8}", message_id):
+        return None
+    path = Path(settings.EMAIL_OUTBOX_DIR) / f"{message_id}.eml"
+    return path if path.is_file() else None
 
 
 def outbox_messages(limit: int = 200) -> list[Path]:

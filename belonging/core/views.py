@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email import policy
 from email.parser import BytesParser
+from pathlib import Path
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -11,16 +12,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from belonging.core import selectors
-from belonging.core.mail import outbox_messages
+from belonging.core.mail import outbox_message, outbox_messages
+from belonging.pledges.selectors import numbers_for_pledge, pledge_main_for_campaign
 
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    from belonging.pledges.selectors import pledges_open_for_campaign, numbers_for_pledge
-
     campaign = selectors.campaign_featured()
-    pledges = pledges_open_for_campaign(campaign) if campaign else []
-    main_pledge = pledges[0] if pledges else None
+    main_pledge = pledge_main_for_campaign(campaign) if campaign else None
     numbers = numbers_for_pledge(main_pledge) if main_pledge else None
     return render(
         request,
@@ -39,7 +38,7 @@ def _require_dev_outbox() -> None:
         raise Http404("The outbox is only available in development.")
 
 
-def _read_message(path):  # type: ignore[no-untyped-def]
+def _read_message(path: Path) -> dict[str, str]:
     message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
     body = message.get_body(preferencelist=("plain",))
     return {
@@ -61,7 +60,7 @@ def dev_outbox(request: HttpRequest) -> HttpResponse:
 @require_safe
 def dev_outbox_message(request: HttpRequest, message_id: str) -> HttpResponse:
     _require_dev_outbox()
-    for path in outbox_messages(limit=10_000):
-        if path.stem == message_id:
-            return render(request, "core/dev_outbox_message.html", {"message": _read_message(path)})
-    raise Http404("No such message.")
+    path = outbox_message(message_id)
+    if path is None:
+        raise Http404("No such message.")
+    return render(request, "core/dev_outbox_message.html", {"message": _read_message(path)})

@@ -78,6 +78,7 @@ class SignForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
     started = forms.CharField(widget=forms.HiddenInput, required=False)
+    needs_new_started = False  # set when the timestamp was missing or forged: the page gets a fresh one
 
     error_messages = {
         "honeypot": _(
@@ -135,8 +136,6 @@ class SignForm(forms.Form):
             raise forms.ValidationError(self.error_messages["stale"], code="stale") from None
         if time.time() - started < settings.PLEDGE_MIN_FILL_SECONDS:
             raise forms.ValidationError(self.error_messages["too_fast"], code="too_fast")
-
-    needs_new_started = False
 
 
 class ConfirmCodeForm(forms.Form):

@@ -86,8 +86,8 @@ def numbers_for_pledge(pledge: Pledge) -> Numbers:
     numbers = cache.get(fresh_key)
     if numbers is not None:
         return numbers
-    last = cache.get(last_key)
     if not cache.add(lock_key, True, 30):
+        last = cache.get(last_key)
         if last is not None and last.age_seconds() < settings.NUMBERS_STALENESS_SECONDS:
             return last  # another process is recomputing
         return numbers_compute(pledge)
@@ -102,8 +102,9 @@ def numbers_for_pledge(pledge: Pledge) -> Numbers:
     return numbers
 
 
-def pledges_open_for_campaign(campaign: Campaign) -> list[Pledge]:
-    return list(Pledge.objects.filter(campaign=campaign, is_open=True).order_by("created_at", "id"))
+def pledge_main_for_campaign(campaign: Campaign) -> Pledge | None:
+    """The campaign's first open pledge: the one its home page asks people to sign."""
+    return Pledge.objects.filter(campaign=campaign, is_open=True).order_by("created_at", "id").first()
 
 
 def pledges_public() -> QuerySet[Pledge]:

@@ -17,19 +17,17 @@ def new_code() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
 
 
-def code_hash(public_id: uuid.UUID, code: str) -> str:
+def code_hash(public_id: uuid.UUID, code: str, key: str | None = None) -> str:
     message = f"{public_id}:{code}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.new((key or settings.SECRET_KEY).encode(), message, hashlib.sha256).hexdigest()
 
 
 def code_matches(public_id: uuid.UUID, code: str, stored_hash: str) -> bool:
+    """True if ``code`` is the one hashed, with the current secret key or one being rotated out."""
     if not stored_hash:
         return False
     keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-    message = f"{public_id}:{code}".encode()
-    return any(
-        hmac.compare_digest(hmac.new(k.encode(), message, hashlib.sha256).hexdigest(), stored_hash) for k in keys
-    )
+    return any(hmac.compare_digest(code_hash(public_id, code, key), stored_hash) for key in keys)
 
 
 def link_token(public_id: uuid.UUID) -> str:

@@ -12,9 +12,9 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, translate_url
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.utils.cache import patch_cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 from django_ratelimit.core import is_ratelimited
@@ -76,8 +76,8 @@ def pledge_detail(request: HttpRequest, slug: str) -> HttpResponse:
         form = SignForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            # The form's timestamp doubles as an idempotency key: a double submit is not sent twice.
-            # Same rendered form and same email: a double submit (another person's email is not one).
+            # Idempotency key: the same rendered form sent again with the same email is a double submit
+            # (another person's email on that form is not). Set only once the signature is saved.
             key = "pledges:submitted:" + hashlib.sha256(f"{data['started']}|{data['email'].lower()}".encode()).hexdigest()
             if cache.get(key) is None:
                 refusal = _rate_limited(request, data["email"])

@@ -36,6 +36,15 @@ def assert_accessible(page: Page, lang: str) -> None:
     assert page.problems == []  # type: ignore[attr-defined]  # no script error, nothing refused by the CSP
 
 
+def sign_and_press_emailed_button(page: Page, lang: str, run_tasks, *, link: str, lands_on: str) -> None:
+    """Sign through the form, open a link from the confirmation email and press its button."""
+    sign_with_form(page, lang)
+    run_tasks()
+    page.goto(getattr(last_confirmation("aiyana@example.org"), link))
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"**{pledge_path(lang, lands_on)}")
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 class TestEveryPublicPage:
     def test_home(self, page, lang):
@@ -96,11 +105,7 @@ class TestEveryPublicPage:
         assert_accessible(page, lang)
 
     def test_thanks(self, page, lang, run_tasks):
-        sign_with_form(page, lang)
-        run_tasks()
-        page.goto(last_confirmation("aiyana@example.org").confirm_path)
-        page.click("main form button[type=submit]")
-        page.wait_for_url(f"**{pledge_path(lang, 'thanks/')}")
+        sign_and_press_emailed_button(page, lang, run_tasks, link="confirm_path", lands_on="thanks/")
         assert_accessible(page, lang)
 
     def test_numbers(self, page, lang, screenshot):
@@ -116,11 +121,7 @@ class TestEveryPublicPage:
         assert_accessible(page, lang)
 
     def test_withdrawn_message_on_numbers(self, page, lang, run_tasks):
-        sign_with_form(page, lang)
-        run_tasks()
-        page.goto(last_confirmation("aiyana@example.org").withdraw_path)
-        page.click("main form button[type=submit]")
-        page.wait_for_url(f"**{pledge_path(lang, 'numbers/')}")
+        sign_and_press_emailed_button(page, lang, run_tasks, link="withdraw_path", lands_on="numbers/")
         assert page.locator(".messages .message").is_visible()
         assert_accessible(page, lang)
 

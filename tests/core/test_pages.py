@@ -54,4 +54,6 @@ def test_the_outbox_lists_and_shows_emails_written_to_files(client, settings, tm
     message = client.get(f"/en/dev/outbox/{files[0].stem}/").content.decode()
     assert "Bonjour," in message and 'href="http://testserver/fr/"' in message
     assert client.get("/en/dev/outbox/nope/").status_code == 404
+    assert client.get("/en/dev/outbox/20990101T000000000000-0000abcd/").status_code == 404
+    assert client.get("/en/dev/outbox/..%2F..%2Fsettings/").status_code == 404
     assert mail.outbox == []
