@@ -8,7 +8,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from belonging.pledges.models import Pledge, Signature
-from belonging.pledges.tokens import link_token_valid
+from belonging.core.tokens import link_token_valid
 
 
 def pledge_public(slug: str) -> Pledge:

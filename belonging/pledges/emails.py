@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from belonging.pledges.models import Signature
-from belonging.pledges.tokens import link_token
+from belonging.core.tokens import link_token
 
 
 def _links(signature: Signature) -> dict[str, str]:

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 from django import forms
-from django.conf import settings
-from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
+from belonging.core.forms import HumanCheckForm
 from belonging.core.provinces import Province
 from belonging.lib.postal import PostalCodeError, check_postal_code
 from belonging.pledges.models import Sector, SignerType
 
-_STARTED_SALT = "belonging.pledges.form-started"
 
-
-def started_token() -> str:
-    """A signed timestamp put in the form when it is shown (minimum fill time, idempotency key)."""
-    return signing.dumps(time.time(), salt=_STARTED_SALT)
-
-
-class SignForm(forms.Form):
+class SignForm(HumanCheckForm):
     name = forms.CharField(
         label=_("Your name"),
         max_length=150,
@@ -71,26 +61,6 @@ class SignForm(forms.Form):
         label=_("Send me occasional follow-up emails about the Strategy for Belonging."),
         required=False,
     )
-    # Abuse controls: a field people never see, and the time the form was shown.
-    website = forms.CharField(
-        label=_("Leave this field empty"),
-        required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
-    )
-    started = forms.CharField(widget=forms.HiddenInput, required=False)
-    needs_new_started = False  # set when the timestamp was missing or forged: the page gets a fresh one
-
-    error_messages = {
-        "honeypot": _(
-            "Your submission looked automated, so it was not recorded. Please check the form and submit it again."
-        ),
-        "too_fast": _(
-            "That was faster than a person usually types, so it was not recorded yet. "
-            "Please check your answers and submit again."
-        ),
-        "stale": _("This form was open for too long. Please check your answers and submit again."),
-    }
-
     def clean_name(self) -> str:
         name = " ".join(self.cleaned_data["name"].split())
         if not name:
@@ -98,10 +68,7 @@ class SignForm(forms.Form):
         return name
 
     def clean(self) -> dict[str, object]:
-        data = super().clean() or {}
-        if data.get("website"):
-            raise forms.ValidationError(self.error_messages["honeypot"], code="honeypot")
-        self._check_started(data.get("started") or "")
+        data = super().clean()
         signer_type = data.get("signer_type")
         if signer_type and signer_type != SignerType.INDIVIDUAL:
             if not (data.get("organization_name") or "").strip():
@@ -127,30 +94,6 @@ class SignForm(forms.Form):
                     message = _("This postal code is not in the province or territory you chose.")
                 self.add_error("postal_code", forms.ValidationError(message, code=exc.code))
         return data
-
-    def _check_started(self, token: str) -> None:
-        try:
-            started = float(signing.loads(token, salt=_STARTED_SALT, max_age=24 * 3600))
-        except (signing.BadSignature, ValueError, TypeError):
-            self.needs_new_started = True
-            raise forms.ValidationError(self.error_messages["stale"], code="stale") from None
-        if time.time() - started < settings.PLEDGE_MIN_FILL_SECONDS:
-            raise forms.ValidationError(self.error_messages["too_fast"], code="too_fast")
-
-
-class ConfirmCodeForm(forms.Form):
-    email = forms.EmailField(
-        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
-    )
-    code = forms.RegexField(
-        label=_("Confirmation code"),
-        regex=r"^\s*\d{6}\s*$",
-        help_text=_("The 6 digits in the email we sent you."),
-        error_messages={"invalid": _("The code is the 6 digits in the email we sent you.")},
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9 ]*", "size": "8"}
-        ),
-    )
 
 
 class InvalidateForm(forms.Form):

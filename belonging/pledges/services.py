@@ -16,7 +16,7 @@ from belonging.core.services import consent_forget, consent_record_many
 from belonging.lib.emails import normalize_email
 from belonging.pledges import tasks
 from belonging.pledges.models import Invalidation, Pledge, SignerType, Signature
-from belonging.pledges.tokens import code_hash, code_matches, new_code
+from belonging.core.tokens import code_hash, code_matches, new_code
 
 logger = logging.getLogger(__name__)
 

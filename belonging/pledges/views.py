@@ -24,7 +24,8 @@ from belonging.core.provinces import Province
 from belonging.lib import canada_map
 from belonging.lib.emails import email_domain
 from belonging.pledges import access, selectors, services
-from belonging.pledges.forms import ConfirmCodeForm, SignForm, started_token
+from belonging.core.forms import ConfirmCodeForm, started_token
+from belonging.pledges.forms import SignForm
 from belonging.pledges.models import Sector, SignerType
 
 SESSION_EMAIL = "pledges:email"
@@ -88,8 +89,7 @@ def pledge_detail(request: HttpRequest, slug: str) -> HttpResponse:
                 request.session[SESSION_EMAIL] = data["email"]
                 return redirect("pledges:confirm_code", slug=pledge.slug)
         elif form.needs_new_started:
-            form.data = form.data.copy()
-            form.data["started"] = started_token()
+            form.refresh_started()
     else:
         form = SignForm(initial={"started": started_token()})
     status = 429 if refusal else (400 if form.is_bound and not form.is_valid() else 200)

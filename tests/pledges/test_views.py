@@ -11,9 +11,9 @@ from django.core import mail
 from django.urls import reverse
 from django.utils.html import escape
 
-from belonging.pledges.forms import started_token
+from belonging.core.forms import started_token
 from belonging.pledges.models import Signature
-from belonging.pledges.tokens import link_token
+from belonging.core.tokens import link_token
 from tests.factories import SignatureFactory
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +134,7 @@ def test_a_form_sent_too_fast_is_refused_then_accepted(client, pledge, settings)
     assert response.status_code == 400
     assert "faster than a person usually types" in response.content.decode()
     assert Signature.objects.count() == 0
-    with mock.patch("belonging.pledges.forms.time.time", return_value=time.time() + 4):
+    with mock.patch("belonging.core.forms.time.time", return_value=time.time() + 4):
         response = client.post(DETAIL, data)
     assert response.status_code == 302
     assert Signature.objects.count() == 1

@@ -1,4 +1,4 @@
-"""Secrets that travel in emails: the 6-digit code and the signed link token."""
+"""Secrets that travel in emails: 6-digit codes (stored as HMACs) and signed link tokens."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import uuid
 from django.conf import settings
 from django.core import signing
 
-_SALT = "belonging.pledges.signature"
+# Each kind of emailed link signs with its own salt, so a pledge link never opens a voice.
+PLEDGE_SALT = "belonging.pledges.signature"
+VOICE_SALT = "belonging.voices.voice"
 
 
 def new_code() -> str:
@@ -30,14 +32,14 @@ def code_matches(public_id: uuid.UUID, code: str, stored_hash: str) -> bool:
     return any(hmac.compare_digest(code_hash(public_id, code, key), stored_hash) for key in keys)
 
 
-def link_token(public_id: uuid.UUID) -> str:
-    """A token for links in emails, stable for the signature's life (old emails keep working)."""
-    return signing.Signer(salt=_SALT).signature(str(public_id))
+def link_token(public_id: uuid.UUID, salt: str = PLEDGE_SALT) -> str:
+    """A token for links in emails, stable for the record's life (old emails keep working)."""
+    return signing.Signer(salt=salt).signature(str(public_id))
 
 
-def link_token_valid(public_id: uuid.UUID, token: str) -> bool:
+def link_token_valid(public_id: uuid.UUID, token: str, salt: str = PLEDGE_SALT) -> bool:
     try:
-        signing.Signer(salt=_SALT).unsign(f"{public_id}{signing.Signer().sep}{token}")
+        signing.Signer(salt=salt).unsign(f"{public_id}{signing.Signer().sep}{token}")
     except signing.BadSignature:
         return False
     return True
