@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "belonging.core",
     "belonging.accounts",
     "belonging.pledges",
+    "belonging.voices",
     "belonging.api",
 ]
 
@@ -195,6 +196,18 @@ NUMBERS_CACHE_SECONDS = env_int("NUMBERS_CACHE_SECONDS", 2, minimum=0)
 if NUMBERS_CACHE_SECONDS >= NUMBERS_STALENESS_SECONDS:
     raise ImproperlyConfigured(f"NUMBERS_CACHE_SECONDS={NUMBERS_CACHE_SECONDS}: below {NUMBERS_STALENESS_SECONDS}")
 PUBLIC_LIST_PAGE_SIZE = env_int("PUBLIC_LIST_PAGE_SIZE", 50, minimum=1)
+
+# Voices: abuse controls, moderation claims, page sizes (confirmation reuses PLEDGE_CONFIRM_DAYS and
+# PLEDGE_CODE_MAX_ATTEMPTS).
+VOICE_RATE_PER_IP = env_str("VOICE_RATE_PER_IP", "20/h")
+VOICE_RATE_PER_EMAIL = env_str("VOICE_RATE_PER_EMAIL", "10/h")
+VOICE_CLAIM_MINUTES = env_int("VOICE_CLAIM_MINUTES", 30, minimum=1)
+VOICE_PAGE_SIZE = env_int("VOICE_PAGE_SIZE", 20, minimum=1)
+VOICE_API_MAX_PAGE_SIZE = env_int("VOICE_API_MAX_PAGE_SIZE", 100, minimum=1)
+
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "moderation:queue"
+LOGOUT_REDIRECT_URL = "core:home"
 
 RATELIMIT_IP_META_KEY = "belonging.core.net.client_ip"
 

@@ -12,6 +12,9 @@ urlpatterns = [
 urlpatterns += i18n_patterns(
     path("", include("belonging.core.urls")),
     path("pledges/", include("belonging.pledges.urls")),
+    path("voices/", include("belonging.voices.urls")),
+    path("moderation/", include("belonging.voices.moderation_urls")),
+    path("accounts/", include("belonging.accounts.urls")),
     path("admin/", admin.site.urls),
     prefix_default_language=True,
 )

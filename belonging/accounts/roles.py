@@ -7,7 +7,8 @@ from typing import Any
 ORGANIZERS = "Organizers"
 MODERATORS = "Moderators"
 
-# codename lists per role; organizers edit campaign content and pledges and review signatures.
+# codename lists per role; organizers edit campaign content, pledges, prompts and reason codes, review
+# signatures, moderate and export the moderation log; moderators moderate voices.
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     ORGANIZERS: [
         ("core", "view_campaign"),
@@ -28,8 +29,20 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("pledges", "export_signatures"),
         ("pledges", "invalidate_signatures"),
         ("pledges", "view_invalidation"),
+        ("voices", "view_prompt"),
+        ("voices", "add_prompt"),
+        ("voices", "change_prompt"),
+        ("voices", "view_reasoncode"),
+        ("voices", "add_reasoncode"),
+        ("voices", "change_reasoncode"),
+        ("voices", "moderate_voice"),
+        ("voices", "export_moderation_log"),
+        ("voices", "view_moderationaction"),
     ],
-    MODERATORS: [],
+    MODERATORS: [
+        ("voices", "moderate_voice"),
+        ("voices", "view_moderationaction"),
+    ],
 }
 
 

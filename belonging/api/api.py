@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema, Status
+from typing import Literal
 
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, NinjaAPI, Query, Schema, Status
+
+from belonging.core.provinces import Province
 from belonging.pledges import selectors
 from belonging.pledges.models import Pledge
+from belonging.voices import selectors as voice_selectors
+from belonging.voices.models import Prompt
 
 # No bundled docs UI: it would load from a third-party CDN. The schema itself is public.
 api = NinjaAPI(
@@ -58,5 +65,77 @@ def pledge_numbers(request: HttpRequest, slug: str, response: HttpResponse) -> S
             by_type=numbers.by_type,
             by_sector=numbers.by_sector,
             updated_at=numbers.updated_at,
+        ),
+    )
+
+
+class VoiceFilters(Schema):
+    q: str = Field("", max_length=200, description="Words to find (accents and case ignored, prefix match).")
+    prompt: str = Field("", max_length=50, description="A prompt's slug.")
+    kind: Literal["", "story", "wisdom", "thought"] = ""
+    province: Literal[("", *Province.values)] = ""  # type: ignore[valid-type]
+    language: Literal["", "en", "fr"] = ""
+    page: int = Field(1, ge=1)
+    page_size: int = Field(50, ge=1, le=100)
+
+
+class VoiceOut(Schema):
+    id: str
+    campaign: str
+    prompt: str
+    prompt_text_en: str
+    prompt_text_fr: str
+    kind: str
+    title: str
+    text: str
+    redacted: bool
+    language: str
+    province: str
+    community: str
+    shown_as: str
+    published_at: str
+
+
+class VoicePage(Schema):
+    count: int
+    page: int
+    page_size: int
+    pages: int
+    results: list[VoiceOut]
+
+
+@api.get(
+    "/voices",
+    response={200: VoicePage, 400: ErrorOut},
+    summary="Published voices",
+    tags=["voices"],
+)
+def voices(request: HttpRequest, response: HttpResponse, filters: Query[VoiceFilters]) -> Status[VoicePage | ErrorOut]:
+    """Published voices, newest first, with the gallery's search and filters; never any personal data.
+
+    The same rows as the CSV export (``/en/voices/voices.csv``), described in docs/data-dictionary.md.
+    """
+    response["Access-Control-Allow-Origin"] = "*"
+    prompt = None
+    if filters.prompt:
+        prompt = Prompt.objects.filter(slug=filters.prompt).first()
+        if prompt is None:
+            return Status(400, ErrorOut(detail="No prompt with this slug."))
+    page_size = min(filters.page_size, settings.VOICE_API_MAX_PAGE_SIZE)
+    qs = voice_selectors.gallery(
+        q=filters.q, prompt=prompt, kind=filters.kind, province=filters.province, language=filters.language
+    ).select_related("prompt__campaign")
+    paginator = Paginator(qs, page_size)
+    if filters.page > max(paginator.num_pages, 1):
+        return Status(400, ErrorOut(detail=f"There are {paginator.num_pages} pages."))
+    page = paginator.page(filters.page) if paginator.count else []
+    return Status(
+        200,
+        VoicePage(
+            count=paginator.count,
+            page=filters.page,
+            page_size=page_size,
+            pages=paginator.num_pages if paginator.count else 0,
+            results=[VoiceOut(**voice_selectors.export_row(v)) for v in page],
         ),
     )
