@@ -7,7 +7,10 @@ import time
 from django import forms
 from django.conf import settings
 from django.core import signing
+from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
+
+from belonging.lib.emails import normalize_email
 
 _STARTED_SALT = "belonging.pledges.form-started"
 
@@ -65,10 +68,26 @@ class HumanCheckForm(forms.Form):
         self.data["started"] = started_token()
 
 
+class EmailAddressField(forms.EmailField):
+    """An email address we can also normalize (a local part made only of a +tag is refused)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("max_length", 254)
+        kwargs.setdefault("widget", forms.EmailInput(attrs={"autocomplete": "email"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value: object) -> str:
+        value = super().clean(value)
+        if value:
+            try:
+                normalize_email(value)
+            except ValueError:
+                raise forms.ValidationError(validate_email.message, code="invalid") from None
+        return value
+
+
 class ConfirmCodeForm(forms.Form):
-    email = forms.EmailField(
-        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
-    )
+    email = EmailAddressField(label=_("Email"))
     code = forms.RegexField(
         label=_("Confirmation code"),
         regex=r"^\s*\d{6}\s*$",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from belonging.core.forms import HumanCheckForm
+from belonging.core.forms import EmailAddressField, HumanCheckForm
 from belonging.core.provinces import Province
 from belonging.lib.postal import PostalCodeError, check_postal_code
 from belonging.pledges.models import Sector, SignerType
@@ -17,11 +17,9 @@ class SignForm(HumanCheckForm):
         max_length=150,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
-    email = forms.EmailField(
+    email = EmailAddressField(
         label=_("Email"),
-        max_length=254,
         help_text=_("We send you a code to confirm. We never show your email."),
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     province = forms.ChoiceField(
         label=_("Province or territory"),

@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from belonging.core import identity
-from belonging.core.forms import HumanCheckForm
+from belonging.core.forms import EmailAddressField, HumanCheckForm
 from belonging.core.provinces import Province
 from belonging.voices.models import TEXT_MAX, TITLE_MAX, Display, Kind, Language, Prompt, ReasonCode
 
@@ -180,12 +180,10 @@ class VoiceForm(forms.Form):
 
 
 class ShareForm(HumanCheckForm, VoiceForm):
-    email = forms.EmailField(
+    email = EmailAddressField(
         label=_("Email"),
-        max_length=254,
         help_text=_("We send you a code to confirm, and a private link to edit or withdraw your voice. "
                     "We never show your email."),
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
         error_messages={"required": _("Please enter your email: we send you a code to confirm.")},
     )
 

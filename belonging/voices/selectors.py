@@ -28,6 +28,13 @@ def prompts_open() -> QuerySet[Prompt]:
     return Prompt.objects.filter(is_open=True, campaign__is_featured=True).order_by("position", "id")
 
 
+def prompts_for_edit(voice: Voice) -> QuerySet[Prompt]:
+    """The open prompts, plus the voice's own one even if it has closed since."""
+    return Prompt.objects.filter(Q(is_open=True, campaign__is_featured=True) | Q(pk=voice.prompt_id)).order_by(
+        "position", "id"
+    )
+
+
 def prompts_all() -> QuerySet[Prompt]:
     return Prompt.objects.select_related("campaign").order_by("campaign_id", "position", "id")
 

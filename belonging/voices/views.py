@@ -202,9 +202,9 @@ def edit(request: HttpRequest, public_id: uuid.UUID, token: str) -> HttpResponse
     if not voice.is_editable:
         messages.info(request, _("This voice can no longer be edited. You can still withdraw it."))
         return redirect("voices:manage", public_id=public_id, token=token)
-    prompts = selectors.prompts_open() | selectors.prompts_all().filter(pk=voice.prompt_id)
+    prompts = selectors.prompts_for_edit(voice)
     if request.method == "POST":
-        form = VoiceForm(request.POST, prompts=prompts.distinct())
+        form = VoiceForm(request.POST, prompts=prompts)
         if form.is_valid():
             try:
                 services.voice_edit(voice=voice, data=_voice_input(form, voice.email))
@@ -214,7 +214,7 @@ def edit(request: HttpRequest, public_id: uuid.UUID, token: str) -> HttpResponse
                 messages.success(request, _("Your changes are saved. Your voice goes back to the moderation team."))
             return redirect("voices:manage", public_id=public_id, token=token)
     else:
-        form = VoiceForm(prompts=prompts.distinct(), initial=_initial_from(voice))
+        form = VoiceForm(prompts=prompts, initial=_initial_from(voice))
     status = 400 if form.is_bound and not form.is_valid() else 200
     return render(request, "voices/edit.html", {"form": form, "voice": voice, "token": token}, status=status)
 

@@ -47,10 +47,13 @@ def found(text: str) -> list[tuple[str, str]]:
         ("J'habite au 123, rue Saint-Denis à Montréal.", [("address", "123, rue Saint-Denis")]),
         ("Le bureau est au 45 boulevard René-Lévesque Est.", [("address", "45 boulevard René-Lévesque Est")]),
         ("Chez nous, 8 avenue du Parc, c'est bruyant.", [("address", "8 avenue du Parc")]),
-        ("La ferme du 1234 rang 4 et le 12 chemin de la Côte-Sainte-Catherine", [
-            ("address", "1234 rang 4"),
-            ("address", "12 chemin de la Côte-Sainte-Catherine"),
-        ]),
+        (
+            "La ferme du 1234 rang 4 et le 12 chemin de la Côte-Sainte-Catherine",
+            [
+                ("address", "1234 rang 4"),
+                ("address", "12 chemin de la Côte-Sainte-Catherine"),
+            ],
+        ),
         ("au 3 rue de l'Église", [("address", "3 rue de l'Église")]),
         ("le 900 montée Saint-François", [("address", "900 montée Saint-François")]),
     ],

@@ -320,7 +320,7 @@ def test_home_page_has_the_campaign_sections_and_the_call_to_action(client, pled
     for heading in ("The idea", "The plan’s four features", "The opportunity", "Join us"):
         assert escape(heading) in html
     assert re.search(r"<strong>2</strong>\s*signatories", html)
-    assert "/voices/" not in html  # no link to a capability that does not exist yet
+    assert 'href="/en/voices/share/"' in html  # the campaign's ask: share a voice
 
 
 def test_thanks_page_offers_the_link_to_share(client, pledge):
@@ -331,3 +331,10 @@ def test_thanks_page_offers_the_link_to_share(client, pledge):
 def test_the_view_signs_through_the_service_normalization(client, pledge):
     client.post(DETAIL, form_data(email="Jo.Ann+x@gmail.com"))
     assert Signature.objects.get().email_normalized == "joann@gmail.com"
+
+
+def test_an_address_that_cannot_be_normalized_gets_a_clear_error_not_a_crash(client, pledge):
+    response = client.post(DETAIL, form_data(email="+tag@example.com"))
+    assert response.status_code == 400
+    assert "valid email address" in response.content.decode()
+    assert Signature.objects.count() == 0
