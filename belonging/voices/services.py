@@ -282,38 +282,40 @@ def _free_or_mine(moderator: Any) -> Q:
     return Q(claimed_by__isnull=True) | Q(claimed_by=moderator) | Q(claimed_at__lt=claim_expired_before())
 
 
+def _take(voice: Voice, moderator: Any) -> Voice:
+    """Hold the voice for ``moderator`` with one conditional UPDATE, atomic on every database.
+
+    Refused with 'state' when it no longer waits for review, 'claimed' while someone else holds it.
+    """
+    taken = Voice.objects.filter(_free_or_mine(moderator), pk=voice.pk, status=Voice.Status.SUBMITTED).update(
+        claimed_by=moderator, claimed_at=timezone.now()
+    )
+    current = Voice.objects.select_for_update().get(pk=voice.pk)
+    if not taken:
+        raise ModerationError("state" if current.status != Voice.Status.SUBMITTED else "claimed")
+    return current
+
+
 def voice_claim(*, voice: Voice, moderator: Any) -> Voice:
     """Take a voice for review so no one else reviews it; refused while another holds it."""
     with transaction.atomic():
-        voice = Voice.objects.select_for_update().get(pk=voice.pk)
-        if voice.status != Voice.Status.SUBMITTED:
-            raise ModerationError("state")
-        if not Voice.objects.filter(_free_or_mine(moderator), pk=voice.pk).exists():
-            raise ModerationError("claimed")
-        if voice.claimed_by_id != moderator.pk:
+        held_before = Voice.objects.filter(pk=voice.pk, claimed_by=moderator).exists()
+        voice = _take(voice, moderator)
+        if not held_before:
             ModerationAction.objects.create(voice=voice, moderator=moderator, action=ModerationAction.Action.CLAIM)
-        voice.claimed_by, voice.claimed_at = moderator, timezone.now()
-        voice.save(update_fields=["claimed_by", "claimed_at"])
     return voice
 
 
 def voice_release(*, voice: Voice, moderator: Any) -> Voice:
     with transaction.atomic():
-        voice = Voice.objects.select_for_update().get(pk=voice.pk)
-        if voice.claimed_by_id == moderator.pk:
-            voice.claimed_by = voice.claimed_at = None
-            voice.save(update_fields=["claimed_by", "claimed_at"])
+        if Voice.objects.filter(pk=voice.pk, claimed_by=moderator).update(claimed_by=None, claimed_at=None):
             ModerationAction.objects.create(voice=voice, moderator=moderator, action=ModerationAction.Action.RELEASE)
-    return voice
+    return Voice.objects.get(pk=voice.pk)
 
 
 def _decide(voice: Voice, moderator: Any) -> Voice:
-    """Lock the voice for a decision: it must wait for review and not be held by someone else."""
-    voice = Voice.objects.select_for_update().get(pk=voice.pk)
-    if voice.status != Voice.Status.SUBMITTED:
-        raise ModerationError("state")
-    if not Voice.objects.filter(_free_or_mine(moderator), pk=voice.pk).exists():
-        raise ModerationError("claimed")
+    """Take the voice for a decision (inside the caller's transaction) and clear the claim."""
+    voice = _take(voice, moderator)
     voice.claimed_by = voice.claimed_at = None
     return voice
 
