@@ -134,8 +134,8 @@ def is_redaction_of(original: str, redacted: str, marker: str) -> bool:
 
     Removed text is either replaced with ``marker`` or, next to a marker or at either end, deleted
     outright; an edit without any marker must leave the text unchanged. Whitespace at the very ends
-    is ignored. Concretely: the pieces of ``redacted`` between markers occur in ``original`` in
-    order and without overlapping (greedy leftmost matching decides this exactly).
+    and next to markers is ignored. Concretely: the pieces of ``redacted`` between markers, stripped,
+    occur in ``original`` in order and without overlapping (greedy leftmost matching decides this).
 
     >>> is_redaction_of("I live at 12 Main St.", "I live at [removed].", "[removed]")
     True
@@ -144,11 +144,10 @@ def is_redaction_of(original: str, redacted: str, marker: str) -> bool:
     """
     if not marker:
         raise ValueError("the marker must not be empty")
-    original, redacted = original.strip(), redacted.strip()
     if marker not in redacted:
-        return redacted == original
+        return redacted.strip() == original.strip()
     position = 0
-    for piece in redacted.split(marker):
+    for piece in (part.strip() for part in redacted.split(marker)):
         found = original.find(piece, position)
         if found < 0:
             return False

@@ -94,21 +94,10 @@ def test_unrelated_real_texts_are_not_near():
         (STORY_FR, fingerprint(STORY_FR)),
     ]
     # The only near pairs among 150 real comments are genuine rewordings of the same comment.
-    assert groups(items) == [
-        [
-            "Many of the comments here are difficult to vote on.",
-            "I think many of the comments here are difficult to vote on.",
-        ],
-        [
-            "I think that a good consultation tool/process, be it digital or in-person, should allow participants "
-            "(not just moderators) to shape conversation.",
-            "I think that a good consultation tool, be it digital or in-person, should allow participants "
-            "(not just moderators) to shape conversation.",
-        ],
-        [
-            "Electoral reform should be decided by a randomly selected citizens assembly.",
-            "I think electoral reform should be decided by a randomly selected citizens' assembly.",
-        ],
+    assert [[text[:40] for text in group] for group in groups(items)] == [
+        ["Many of the comments here are difficult ", "I think many of the comments here are di"],
+        ["I think that a good consultation tool/pr", "I think that a good consultation tool, b"],
+        ["Electoral reform should be decided by a ", "I think electoral reform should be decid"],
     ]
     distances = [distance(a, b) for (_, a), (_, b) in itertools.combinations(items, 2)]
     assert sorted(distances)[3] > NEAR

@@ -131,6 +131,7 @@ def test_is_redaction_of_examples():
     original = "I'm Sam, call 613-555-0199. We love this neighbourhood."
     assert is_redaction_of(original, original, "[x]")
     assert is_redaction_of(original, "  " + original + "\n", "[x]")
+    assert is_redaction_of(original, "I'm Sam, call  [x]  . We love this neighbourhood.", "[x]")
     assert is_redaction_of(original, "I'm Sam, call [x]. We love this neighbourhood.", "[x]")
     assert is_redaction_of(original, "I'm [x], call [x]. We love this neighbourhood.", "[x]")
     assert is_redaction_of(original, "[x]We love this neighbourhood.", "[x]")  # a whole sentence removed

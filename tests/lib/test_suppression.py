@@ -10,7 +10,7 @@ from belonging.lib.suppression import MIN_CELL, Suppressed2D, is_sensitive, reco
 
 
 def test_is_sensitive():
-    assert [n for n in range(0, 12) if is_sensitive(n)] == list(range(1, 10))
+    assert [n for n in range(12) if is_sensitive(n)] == list(range(1, 10))
     assert is_sensitive(4, min_cell=5) and not is_sensitive(5, min_cell=5)
 
 
