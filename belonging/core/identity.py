@@ -75,7 +75,7 @@ class Arrival(models.TextChoices):
     UNDER_5 = "under_5", _("Less than 5 years ago")
     FROM_5_TO_9 = "5_to_9", _("5 to 9 years ago")
     TEN_PLUS = "10_plus", _("10 or more years ago")
-    NOT_PERMANENT = "temporary", _("I am not a permanent resident (for example a work or study permit, or a claim)")
+    NOT_PERMANENT = "temporary", _("I am not a permanent resident (for example a work or study permit, or a refugee claim)")
     PREFER_NOT = PREFER_NOT, _("Prefer not to answer")
 
 

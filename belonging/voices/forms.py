@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from belonging.core import identity
@@ -25,10 +26,17 @@ def _multi(label: str, choices: list[tuple[str, str]], help_text: str) -> forms.
     )
 
 
+class PromptChoiceField(forms.ModelChoiceField):
+    """Prompts labelled in the page's language."""
+
+    def label_from_instance(self, obj: Prompt) -> str:
+        return obj.text
+
+
 class VoiceForm(forms.Form):
     """What a contributor writes; used to share and to edit."""
 
-    prompt = forms.ModelChoiceField(
+    prompt = PromptChoiceField(
         label=_("Which question are you answering?"),
         queryset=Prompt.objects.none(),
         widget=forms.RadioSelect,
@@ -46,8 +54,10 @@ class VoiceForm(forms.Form):
         label=_("Your voice"),
         max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 10, "data-counter": "true"}),
-        help_text=_("Up to %(max)s characters. Please do not include contact details or other people’s names.")
-        % {"max": f"{TEXT_MAX:,}".replace(",", "\u00a0")},
+        help_text=format_lazy(
+            _("Up to {max} characters. Please do not include contact details or other people’s names."),
+            max=f"{TEXT_MAX:,}".replace(",", "\u00a0"),
+        ),
         error_messages={"required": _("Please write your voice before sending it.")},
     )
     language = forms.ChoiceField(
@@ -190,7 +200,7 @@ class ShareForm(HumanCheckForm, VoiceForm):
 
 class GalleryFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=200)
-    prompt = forms.ModelChoiceField(
+    prompt = PromptChoiceField(
         label=_("Question"), queryset=Prompt.objects.none(), required=False, empty_label=_("All questions")
     )
     kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("All kinds"))] + list(Kind.choices))
@@ -217,7 +227,7 @@ class QueueFilterForm(forms.Form):
         ("7", _("Waiting more than 7 days")),
     ]
     status = forms.ChoiceField(label=_("Status"), required=False)
-    prompt = forms.ModelChoiceField(
+    prompt = PromptChoiceField(
         label=_("Question"), queryset=Prompt.objects.none(), required=False, empty_label=_("All questions")
     )
     language = forms.ChoiceField(
