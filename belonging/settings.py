@@ -116,7 +116,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
 
 # Languages: English and Canadian French, with /en/… and /fr/… URLs.
 LANGUAGE_CODE = "en"
@@ -206,6 +205,7 @@ VOICE_PAGE_SIZE = env_int("VOICE_PAGE_SIZE", 20, minimum=1)
 VOICE_API_MAX_PAGE_SIZE = env_int("VOICE_API_MAX_PAGE_SIZE", 100, minimum=1)
 
 LOGIN_URL = "accounts:login"
+LOGIN_RATE_PER_IP = env_str("LOGIN_RATE_PER_IP", "10/m")
 LOGIN_REDIRECT_URL = "moderation:queue"
 LOGOUT_REDIRECT_URL = "core:home"
 

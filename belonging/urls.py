@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic.base import RedirectView
 
+from belonging.accounts.views import LoginView
 from belonging.api.api import api
 
 urlpatterns = [
@@ -15,6 +16,8 @@ urlpatterns += i18n_patterns(
     path("voices/", include("belonging.voices.urls")),
     path("moderation/", include("belonging.voices.moderation_urls")),
     path("accounts/", include("belonging.accounts.urls")),
+    # The admin signs in through the staff sign-in page (rate-limited) rather than its own form.
+    path("admin/login/", LoginView.as_view()),
     path("admin/", admin.site.urls),
     prefix_default_language=True,
 )

@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, NinjaAPI, Query, Schema, Status
 
+from belonging.core.models import Campaign
 from belonging.core.provinces import Province
 from belonging.pledges import selectors
 from belonging.pledges.models import Pledge
@@ -71,12 +72,13 @@ def pledge_numbers(request: HttpRequest, slug: str, response: HttpResponse) -> S
 
 class VoiceFilters(Schema):
     q: str = Field("", max_length=200, description="Words to find (accents and case ignored, prefix match).")
-    prompt: str = Field("", max_length=50, description="A prompt's slug.")
+    campaign: str = Field("", max_length=50, description="A campaign's slug.")
+    prompt: str = Field("", max_length=50, description="A prompt's slug (within the campaign, if one is given).")
     kind: Literal["", "story", "wisdom", "thought"] = ""
     province: Literal[("", *Province.values)] = ""  # type: ignore[valid-type]
     language: Literal["", "en", "fr"] = ""
     page: int = Field(1, ge=1)
-    page_size: int = Field(50, ge=1, le=100)
+    page_size: int = Field(50, ge=1, le=1000, description="Capped at the server's VOICE_API_MAX_PAGE_SIZE.")
 
 
 class VoiceOut(Schema):
@@ -116,18 +118,24 @@ def voices(request: HttpRequest, response: HttpResponse, filters: Query[VoiceFil
     The same rows as the CSV export (``/en/voices/voices.csv``), described in docs/data-dictionary.md.
     """
     response["Access-Control-Allow-Origin"] = "*"
-    prompt = None
-    if filters.prompt:
-        prompt = Prompt.objects.filter(slug=filters.prompt).first()
-        if prompt is None:
-            return Status(400, ErrorOut(detail="No prompt with this slug."))
-    page_size = min(filters.page_size, settings.VOICE_API_MAX_PAGE_SIZE)
     qs = voice_selectors.gallery(
-        q=filters.q, prompt=prompt, kind=filters.kind, province=filters.province, language=filters.language
+        q=filters.q, kind=filters.kind, province=filters.province, language=filters.language
     ).select_related("prompt__campaign")
+    prompts = Prompt.objects.all()
+    if filters.campaign:
+        if not Campaign.objects.filter(slug=filters.campaign).exists():
+            return Status(400, ErrorOut(detail="No campaign with this slug."))
+        qs = qs.filter(campaign__slug=filters.campaign)
+        prompts = prompts.filter(campaign__slug=filters.campaign)
+    if filters.prompt:
+        if not prompts.filter(slug=filters.prompt).exists():
+            return Status(400, ErrorOut(detail="No prompt with this slug."))
+        qs = qs.filter(prompt__in=prompts.filter(slug=filters.prompt))
+    page_size = min(filters.page_size, settings.VOICE_API_MAX_PAGE_SIZE)
     paginator = Paginator(qs, page_size)
-    if filters.page > max(paginator.num_pages, 1):
-        return Status(400, ErrorOut(detail=f"There are {paginator.num_pages} pages."))
+    pages = paginator.num_pages if paginator.count else 0
+    if filters.page > max(pages, 1):
+        return Status(400, ErrorOut(detail=f"There are {pages} pages."))
     page = paginator.page(filters.page) if paginator.count else []
     return Status(
         200,
@@ -135,7 +143,7 @@ def voices(request: HttpRequest, response: HttpResponse, filters: Query[VoiceFil
             count=paginator.count,
             page=filters.page,
             page_size=page_size,
-            pages=paginator.num_pages if paginator.count else 0,
+            pages=pages,
             results=[VoiceOut(**voice_selectors.export_row(v)) for v in page],
         ),
     )

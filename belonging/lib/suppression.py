@@ -12,7 +12,7 @@ minimize the suppressed total and does not rule out recovery through combination
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -167,3 +167,36 @@ def recoverable_cells(result: Suppressed2D[R, C]) -> set[Entry]:
         if len(hidden) == 1:
             recoverable.add(hidden[0])
     return recoverable
+
+
+def suppress_memberships(
+    counts: Mapping[K, int],
+    base: int,
+    groups: Sequence[tuple[K, Sequence[K]]] = (),
+    min_cell: int = MIN_CELL,
+) -> dict[K, int | None]:
+    """Suppress counts of people in overlapping groups (communities) out of a published ``base``.
+
+    Each count has an implicit complement, the people not in the group (``base - count``), which
+    anyone can work out, so a count is hidden when it or its complement is 1 to ``min_cell - 1``.
+    ``groups`` lists (parent, children) where the parent is the union of its children (Indigenous =
+    First Nations ∪ Métis ∪ Inuit): a hidden parent hides its children, and children are protected
+    like the cells of a line, so one hidden child is never alone (it could be estimated from the
+    parent minus its siblings). A base of 1 to ``min_cell - 1`` hides everything.
+    """
+    if is_sensitive(base, min_cell):
+        return {k: None for k in counts}
+    result: dict[K, int | None] = {
+        k: None if is_sensitive(v, min_cell) or is_sensitive(base - v, min_cell) else v for k, v in counts.items()
+    }
+    for parent, children in groups:
+        if result.get(parent) is None and counts.get(parent, 0) > 0:
+            for child in children:
+                result[child] = None
+            continue
+        hidden = [c for c in children if result[c] is None and counts[c] > 0]
+        if len(hidden) == 1:
+            shown = [c for c in children if result[c] is not None and counts[c] > 0]
+            if shown:
+                result[min(shown, key=lambda c: counts[c])] = None
+    return result

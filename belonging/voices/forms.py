@@ -292,3 +292,20 @@ class DecisionForm(forms.Form):
                 ),
             )
         return data
+
+
+class TakeDownForm(forms.Form):
+    """Reverse an approval: the voice leaves the gallery, the open data and analysis."""
+
+    reason = forms.ModelChoiceField(
+        label=_("Reason"),
+        queryset=ReasonCode.objects.filter(is_active=True),
+        empty_label=_("Choose a reason"),
+        error_messages={"required": _("Please choose why it is taken down.")},
+    )
+    note = forms.CharField(
+        label=_("Note to the contributor (optional)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )

@@ -255,6 +255,7 @@ class ModerationAction(models.Model):
         REDACT = "redact", _("Redacted and approved")
         RETURN = "return", _("Returned for edits")
         REJECT = "reject", _("Rejected")
+        TAKE_DOWN = "take_down", _("Taken down after approval")
         RESUBMIT = "resubmit", _("Edited by the contributor")
         WITHDRAW = "withdraw", _("Withdrawn by the contributor")
 

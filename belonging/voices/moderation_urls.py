@@ -10,4 +10,5 @@ urlpatterns = [
     path("<uuid:public_id>/", views.review, name="review"),
     path("<uuid:public_id>/claim/", views.claim, name="claim"),
     path("<uuid:public_id>/release/", views.release, name="release"),
+    path("<uuid:public_id>/take-down/", views.take_down, name="take_down"),
 ]

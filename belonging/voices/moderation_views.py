@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from belonging.core.exports import csv_response
 from belonging.lib import pii
 from belonging.voices import access, selectors, services
-from belonging.voices.forms import DecisionForm, QueueFilterForm
+from belonging.voices.forms import DecisionForm, QueueFilterForm, TakeDownForm
 from belonging.voices.models import Voice
 
 QUEUE_STATUSES = [
@@ -92,6 +92,24 @@ def release(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return redirect("moderation:queue")
 
 
+@login_required
+@require_POST
+def take_down(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    voice = access.voice_for_moderation(request.user, public_id)
+    form = TakeDownForm(request.POST, prefix="down")
+    if not form.is_valid():
+        return _review_page(request, voice, DecisionForm(), form, status=400)
+    try:
+        services.voice_take_down(
+            voice=voice, moderator=request.user, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"]
+        )
+    except services.ModerationError as exc:
+        messages.error(request, _refusal(exc.reason))
+    else:
+        messages.success(request, _("The voice is taken down; the contributor is told by email."))
+    return redirect("moderation:review", public_id=public_id)
+
+
 def _decide(request: HttpRequest, voice: Voice, form: DecisionForm) -> str | None:
     """Apply the decision; an error message when it was refused."""
     data = form.cleaned_data
@@ -119,7 +137,6 @@ def _decide(request: HttpRequest, voice: Voice, form: DecisionForm) -> str | Non
 @require_http_methods(["GET", "HEAD", "POST"])
 def review(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     voice = access.voice_for_moderation(request.user, public_id)
-    marker = services.REDACTION_MARKER[voice.language]
     if request.method == "POST":
         form = DecisionForm(request.POST)
         if form.is_valid():
@@ -132,6 +149,12 @@ def review(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
                 return redirect("moderation:queue")
     else:
         form = DecisionForm(initial={"redacted_text": voice.public_text})
+    return _review_page(request, voice, form, TakeDownForm(prefix="down"), status=400 if form.errors else 200)
+
+
+def _review_page(
+    request: HttpRequest, voice: Voice, form: DecisionForm, take_down_form: TakeDownForm, status: int
+) -> HttpResponse:
     findings = pii.find_pii(voice.text) if voice.text else []
     held_by_other = (
         voice.claimed_by_id
@@ -145,7 +168,8 @@ def review(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         {
             "voice": voice,
             "form": form,
-            "marker": marker,
+            "take_down_form": take_down_form,
+            "marker": services.REDACTION_MARKER[voice.language],
             "findings": findings,
             "highlighted": _highlight(voice.text, findings),
             "duplicates": selectors.near_duplicates(voice)[:10],
@@ -153,7 +177,7 @@ def review(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             "mine": voice.claimed_by_id == request.user.pk,
             "actions": voice.actions.select_related("moderator", "reason")[:50],
         },
-        status=400 if form.is_bound and form.errors else 200,
+        status=status,
     )
 
 

@@ -46,9 +46,11 @@ def search(qs: QuerySet[Voice], query: str) -> QuerySet[Voice]:
     ``simple`` tsvector, SQLite with an FTS5 table kept in step by triggers (see the migration).
     Terms are folded ``\\w+`` tokens, so nothing typed reaches the query syntax unescaped.
     """
+    if not query.strip():
+        return qs
     terms = textfold.search_terms(query)
     if not terms:
-        return qs
+        return qs.none()  # only punctuation or letters we cannot index: nothing can match
     if connection.vendor == "postgresql":
         tsquery = " & ".join(f"{t}:*" for t in terms)
         return qs.extra(
@@ -100,10 +102,9 @@ class Aggregates:
     by_province: list[tuple[str, str, int]]  # code, name, count
     by_prompt: list[tuple[Prompt, int]]
     by_language: list[tuple[str, int]]
-    communities: list[tuple[str, list[int | None], int | None]]  # label, cell per prompt, row total
-    community_prompts: list[Prompt]
-    community_col_totals: list[int | None]
-    community_total: int | None
+    communities: list[tuple[str, int | None, int | None]]  # label, people, voices (None: suppressed)
+    self_identified_people: int | None
+    self_identified_voices: int | None
 
 
 def aggregates() -> Aggregates:
@@ -123,46 +124,53 @@ def aggregates() -> Aggregates:
         by_province=[(code, names[code], province_counts.get(code, 0)) for code in Province.values],
         by_prompt=[(p, prompt_counts.get(p.pk, 0)) for p in prompts if p.is_open or prompt_counts.get(p.pk)],
         by_language=[(label, language_counts.get(code, 0)) for code, label in Language.choices],
-        **_community_table(prompts),
+        **_community_table(),
     )
     cache.set("voices:aggregates", result, AGGREGATES_CACHE_SECONDS)
     return result
 
 
-def _community_table(prompts: list[Prompt]) -> dict[str, Any]:
-    """Voices by community and prompt, safe to publish.
+INDIGENOUS_GROUPS = [
+    (identity.Community.INDIGENOUS, [identity.Community.FIRST_NATIONS, identity.Community.METIS, identity.Community.INUIT])
+]
 
-    For each community the table has two rows, in and not in the community, whose column totals are
-    the self-identified voices per prompt (published as the base). Suppression runs on that table, so
-    a small "not in" count (someone the only non-member among many) hides its "in" complement too;
-    only the "in" row is shown. A base hidden for any community is hidden for all.
+
+def _community_table() -> dict[str, Any]:
+    """People and their voices by self-identified community, safe to publish.
+
+    Counts people, not voices: a person is identified by their email (never shown) and counted once,
+    with the answers of their latest voice. Received voices whose authors consented to statistics
+    are counted. A community's figures are hidden when it or its complement (the self-identified
+    people not in it) is 1 to 9, per ``suppression.suppress_memberships``; its voices are shown only
+    when its people are, and under the same rule.
     """
-    rows = SelfIdentification.objects.filter(voice__status__in=RECEIVED, voice__consent_self_id=True).values_list(
-        "communities", "voice__prompt_id"
+    rows = (
+        SelfIdentification.objects.filter(voice__status__in=RECEIVED, voice__consent_self_id=True)
+        .order_by("voice_id")
+        .values_list("voice__email_normalized", "communities")
     )
-    cells: Counter[tuple[str, int]] = Counter()
-    base: Counter[int] = Counter()
-    for encoded, prompt_id in rows.iterator(chunk_size=5000):
-        base[prompt_id] += 1
-        for code in identity.decode_communities(encoded):
-            cells[(code, prompt_id)] += 1
-    shown_prompts = [p for p in prompts if base[p.pk] or p.is_open]
+    latest: dict[str, set[str]] = {}
+    voices: Counter[str] = Counter()
+    voice_total = 0
+    for email, encoded in rows.iterator(chunk_size=5000):
+        codes = identity.decode_communities(encoded)
+        latest[email] = codes
+        voices.update(codes)
+        voice_total += 1
+    people: Counter[str] = Counter()
+    for codes in latest.values():
+        people.update(codes)
+    codes = list(identity.Community.values)
+    safe_people = suppression.suppress_memberships({c: people[c] for c in codes}, len(latest), INDIGENOUS_GROUPS)
+    safe_voices = suppression.suppress_memberships({c: voices[c] for c in codes}, voice_total, INDIGENOUS_GROUPS)
     labels = dict(identity.Community.choices)
-    communities = []
-    base_hidden: set[int] = set()
-    total_hidden = False
-    for code in identity.Community.values:
-        inside = {p.pk: cells[(code, p.pk)] for p in shown_prompts}
-        safe = suppression.suppress_2d({"in": inside, "out": {pk: base[pk] - n for pk, n in inside.items()}})
-        base_hidden.update(pk for pk, v in safe.col_totals.items() if v is None)
-        total_hidden = total_hidden or safe.grand_total is None
-        communities.append((labels[code], [safe.cells["in"][p.pk] for p in shown_prompts], safe.row_totals["in"]))
-    everyone = sum(base.values())
+    hidden_base = suppression.is_sensitive(len(latest))
     return {
-        "communities": communities,
-        "community_prompts": shown_prompts,
-        "community_col_totals": [None if p.pk in base_hidden else base[p.pk] for p in shown_prompts],
-        "community_total": None if total_hidden else everyone,
+        "communities": [
+            (labels[c], safe_people[c], safe_voices[c] if safe_people[c] is not None else None) for c in codes
+        ],
+        "self_identified_people": None if hidden_base else len(latest),
+        "self_identified_voices": None if hidden_base else voice_total,
     }
 
 

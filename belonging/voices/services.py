@@ -87,6 +87,13 @@ def _apply(voice: Voice, data: VoiceInput) -> None:
     _derive(voice)
 
 
+def _validate(voice: Voice) -> None:
+    """Field checks plus the constraints' rules, as clear errors before anything is written."""
+    voice.full_clean(exclude=["campaign", "prompt"], validate_constraints=False)
+    if voice.display != Display.ANONYMOUS and not voice.display_name:
+        raise ValidationError({"display_name": "a first name or pseudonym is needed unless anonymous"})
+
+
 def _derive(voice: Voice) -> None:
     """Fields computed from the text: search document and near-duplicate fingerprint."""
     voice.search_text = textfold.search_document(voice.title, voice.public_text, voice.community)
@@ -133,13 +140,31 @@ def voice_share(*, data: VoiceInput) -> Voice:
     voice = Voice(email=data.email.strip(), email_normalized=normalize_email(data.email))
     _apply(voice, data)
     voice.expires_at = timezone.now() + timedelta(days=settings.PLEDGE_CONFIRM_DAYS)
-    voice.full_clean(exclude=["campaign", "prompt"], validate_constraints=False)
+    _validate(voice)
     with transaction.atomic():
         voice.save()
         _record_consents(voice)
         _store_self_id(voice, data.self_id)
-    tasks.send_voice_code.enqueue(voice.pk)
+        # In the same transaction: the email task exists exactly when the voice does.
+        tasks.send_voice_code.enqueue(voice.pk)
     return voice
+
+
+def voice_resend_code(*, email: str) -> bool:
+    """Send a fresh code for the newest pending voice of this email; False if there is none."""
+    try:
+        normalized = normalize_email(email)
+    except ValueError:
+        return False
+    voice = (
+        Voice.objects.filter(email_normalized=normalized, status=Voice.Status.PENDING, expires_at__gt=timezone.now())
+        .order_by("-id")
+        .first()
+    )
+    if voice is None:
+        return False
+    tasks.send_voice_code.enqueue(voice.pk)
+    return True
 
 
 def voice_issue_code(*, voice_id: int) -> str | None:
@@ -232,12 +257,13 @@ def voice_edit(*, voice: Voice, data: VoiceInput) -> Voice:
         _apply(voice, data)
         voice.redacted_text = ""
         _derive(voice)
-        voice.full_clean(exclude=["campaign", "prompt"], validate_constraints=False)
+        _validate(voice)
         if voice.status in (Voice.Status.RETURNED, Voice.Status.SUBMITTED):
             voice.status = Voice.Status.SUBMITTED
             voice.submitted_at = timezone.now()
             voice.claimed_by = None
             voice.claimed_at = None
+            voice.duplicate_of = _find_duplicate(voice)
             ModerationAction.objects.create(voice=voice, action=ModerationAction.Action.RESUBMIT)
         voice.save()
         _record_consents(voice)
@@ -257,7 +283,7 @@ def voice_withdraw(*, voice: Voice) -> Voice:
             return voice
         voice.status = Voice.Status.WITHDRAWN
         voice.withdrawn_at = timezone.now()
-        voice.text = voice.redacted_text = voice.title = voice.community = ""
+        voice.text = voice.redacted_text = voice.title = voice.community = voice.moderator_note = ""
         voice.email = voice.email_normalized = voice.code_hash = voice.search_text = ""
         voice.display, voice.display_name = Display.ANONYMOUS, ""
         voice.consent_publish = voice.consent_analysis = voice.consent_self_id = False
@@ -266,6 +292,7 @@ def voice_withdraw(*, voice: Voice) -> Voice:
         voice.save()
         SelfIdentification.objects.filter(voice=voice).delete()
         Voice.objects.filter(duplicate_of=voice).update(duplicate_of=None)
+        voice.actions.update(note="")  # notes may quote the erased text
         ModerationAction.objects.create(voice=voice, action=ModerationAction.Action.WITHDRAW)
         _record_consents(voice)
     return voice
@@ -346,7 +373,7 @@ def voice_approve(*, voice: Voice, moderator: Any, redacted_text: str = "", note
         _derive(voice)
         voice.save()
         ModerationAction.objects.create(voice=voice, moderator=moderator, action=action, note=note.strip())
-    tasks.send_voice_outcome.enqueue(voice.pk)
+        tasks.send_voice_outcome.enqueue(voice.pk)
     return voice
 
 
@@ -358,7 +385,7 @@ def _decline(voice: Voice, moderator: Any, status: str, action: str, reason: Rea
         voice.moderator_note = note.strip()
         voice.save()
         ModerationAction.objects.create(voice=voice, moderator=moderator, action=action, reason=reason, note=note)
-    tasks.send_voice_outcome.enqueue(voice.pk)
+        tasks.send_voice_outcome.enqueue(voice.pk)
     return voice
 
 
@@ -371,6 +398,24 @@ def voice_return(*, voice: Voice, moderator: Any, note: str, reason: ReasonCode 
     if not note.strip() and reason is None:
         raise ValidationError({"note": "say what needs to change"})
     return _decline(voice, moderator, Voice.Status.RETURNED, ModerationAction.Action.RETURN, reason, note)
+
+
+def voice_take_down(*, voice: Voice, moderator: Any, reason: ReasonCode, note: str = "") -> Voice:
+    """Reverse an approval (a published voice found to break the policy): it becomes rejected,
+    leaves the gallery, the open data and analysis, and the contributor is told why."""
+    with transaction.atomic():
+        voice = Voice.objects.select_for_update().get(pk=voice.pk)
+        if voice.status not in Voice.APPROVED:
+            raise ModerationError("state")
+        voice.status = Voice.Status.REJECTED
+        voice.reason = reason
+        voice.moderator_note = note.strip()
+        voice.save()
+        ModerationAction.objects.create(
+            voice=voice, moderator=moderator, action=ModerationAction.Action.TAKE_DOWN, reason=reason, note=note
+        )
+        tasks.send_voice_outcome.enqueue(voice.pk)
+    return voice
 
 
 def voices_purge_expired(*, now: Any = None) -> int:

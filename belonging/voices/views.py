@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from django_ratelimit.core import is_ratelimited
 
 from belonging.core.exports import csv_response
-from belonging.core.forms import ConfirmCodeForm, started_token
+from belonging.core.forms import ConfirmCodeForm, EmailAddressField, started_token
 from belonging.core.i18n import current_language
 from belonging.lib.emails import normalize_email
 from belonging.voices import access, selectors, services
@@ -123,18 +124,19 @@ def _confirm_error_message(reason: str) -> str:
 @require_http_methods(["GET", "HEAD", "POST"])
 def confirm_code(request: HttpRequest) -> HttpResponse:
     error = None
+    if request.method == "POST" and "resend" in request.POST:
+        return _resend_code(request)
     if request.method == "POST":
         form = ConfirmCodeForm(request.POST)
         if form.is_valid():
             try:
-                voice = services.voice_confirm_with_code(
+                services.voice_confirm_with_code(
                     email=form.cleaned_data["email"], code=form.cleaned_data["code"]
                 )
             except services.ConfirmError as exc:
                 error = _confirm_error_message(exc.reason)
             else:
                 request.session.pop(SESSION_EMAIL, None)
-                request.session["voices:confirmed"] = str(voice.public_id)
                 return redirect("voices:thanks")
     else:
         form = ConfirmCodeForm(initial={"email": request.session.get(SESSION_EMAIL, "")})
@@ -145,6 +147,24 @@ def confirm_code(request: HttpRequest) -> HttpResponse:
         {"form": form, "error": error, "days": settings.PLEDGE_CONFIRM_DAYS},
         status=status,
     )
+
+
+def _resend_code(request: HttpRequest) -> HttpResponse:
+    try:
+        email = EmailAddressField().clean(request.POST.get("email", ""))
+    except ValidationError:
+        email = ""
+    if not email:
+        form = ConfirmCodeForm(initial={"email": request.POST.get("email", "")})
+        error = _("Please enter the email address you used, so we can send a new code.")
+        context = {"form": form, "error": error, "days": settings.PLEDGE_CONFIRM_DAYS}
+        return render(request, "voices/confirm_code.html", context, status=400)
+    if not is_ratelimited(request, group="voice-resend", key="ip", rate=settings.VOICE_RATE_PER_IP, increment=True):
+        services.voice_resend_code(email=email)
+    request.session[SESSION_EMAIL] = email
+    # The same answer whether or not a voice waits for this address: it reveals nothing.
+    messages.info(request, _("If a voice from this address waits for confirmation, a new code is on its way."))
+    return redirect("voices:confirm_code")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -158,7 +178,7 @@ def confirm_link(request: HttpRequest, public_id: uuid.UUID, token: str) -> Http
         except services.ConfirmError as exc:
             error = _confirm_error_message(exc.reason)
         else:
-            request.session["voices:confirmed"] = str(voice.public_id)
+            request.session.pop(SESSION_EMAIL, None)
             return redirect("voices:thanks")
     return render(request, "voices/confirm_link.html", {"voice": voice, "error": error}, status=400 if error else 200)
 

@@ -100,3 +100,43 @@ def tab_to(page: Page, css: str, *, limit: int = 60, shift: bool = False) -> int
 
 def has_horizontal_scroll(page: Page) -> bool:
     return page.evaluate("() => document.scrollingElement.scrollWidth > window.innerWidth")
+
+
+# --- voices ---------------------------------------------------------------------------------------
+
+
+def seed_voice_content() -> None:
+    """The prompts and reason codes of the voices data migration (flushed with the live server's database)."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("belonging.voices.migrations.0003_prompts_and_reasons").create_content(apps, None)
+
+
+@dataclass
+class VoiceEmail:
+    code: str
+    confirm_path: str
+    manage_path: str
+
+
+def last_voice_email(to: str) -> VoiceEmail:
+    """The latest voice confirmation email to ``to`` in django.core.mail.outbox: its code and private links."""
+    messages = [m for m in mail.outbox if to in m.to]
+    assert messages, f"no email to {to} in {[m.to for m in mail.outbox]}"
+    body = messages[-1].body
+    code = re.search(r"^\s*(\d{6})\s*$", body, re.MULTILINE)
+    confirm = re.search(r"https?://[^/\s]+(/\w\w/voices/confirm/\S+)", body)
+    manage = re.search(r"https?://[^/\s]+(/\w\w/voices/mine/\S+)", body)
+    assert code and confirm and manage, body
+    return VoiceEmail(code.group(1), confirm.group(1), manage.group(1))
+
+
+def sign_in(page: Page, lang: str, username: str, password: str) -> None:
+    """Sign in through the login form; lands on the moderation queue."""
+    page.goto(f"/{lang}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"**/{lang}/moderation/")

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from belonging.lib.suppression import MIN_CELL, Suppressed2D, is_sensitive, recoverable_cells, suppress_1d, suppress_2d
+from belonging.lib.suppression import (
+    MIN_CELL,
+    Suppressed2D,
+    is_sensitive,
+    recoverable_cells,
+    suppress_1d,
+    suppress_2d,
+    suppress_memberships,
+)
 
 
 def test_is_sensitive():
@@ -168,3 +176,47 @@ def test_2d_properties(rows):
     assert recoverable_cells(result) == set()  # no hidden entry is alone in its row or column
     if not any(is_sensitive(v) for row in rows for v in row):
         assert None not in published.values()
+
+
+# --- overlapping memberships (communities) ------------------------------------------------------
+
+GROUP = [("parent", ["a", "b", "c"])]
+
+
+def test_memberships_hide_small_counts_and_small_complements():
+    shown = suppress_memberships({"women": 48, "youth": 4, "seniors": 20}, 50)
+    # 4 youth is small; 48 women leaves 2 people who are not women: both hidden.
+    assert shown == {"women": None, "youth": None, "seniors": 20}
+
+
+def test_a_small_base_hides_everything():
+    assert suppress_memberships({"x": 0, "y": 5}, 5) == {"x": None, "y": None}
+
+
+def test_one_hidden_child_gets_a_hidden_sibling():
+    shown = suppress_memberships({"parent": 40, "a": 25, "b": 12, "c": 3}, 200, GROUP)
+    # c alone hidden would be parent − a − b; the smallest shown sibling is hidden with it.
+    assert shown == {"parent": 40, "a": 25, "b": None, "c": None}
+
+
+def test_a_hidden_parent_hides_its_children():
+    shown = suppress_memberships({"parent": 195, "a": 150, "b": 30, "c": 15}, 200, GROUP)
+    assert shown["parent"] is None  # 5 people outside it
+    assert shown["a"] is shown["b"] is shown["c"] is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.integers(0, 120),
+    data=st.data(),
+)
+def test_no_published_membership_reveals_fewer_than_ten(base, data):
+    counts = {k: data.draw(st.integers(0, base)) for k in ("parent", "a", "b", "c", "other")}
+    shown = suppress_memberships(counts, base, GROUP)
+    for key, value in shown.items():
+        assert value is None or value == counts[key]
+        if value is not None:
+            assert not 0 < value < 10 and not 0 < base - value < 10
+    hidden_children = [k for k in ("a", "b", "c") if shown[k] is None and counts[k] > 0]
+    shown_positive = [k for k in ("a", "b", "c") if shown[k] is not None and counts[k] > 0]
+    assert len(hidden_children) != 1 or not shown_positive

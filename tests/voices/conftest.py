@@ -78,7 +78,7 @@ def voice_input(prompt: Prompt, **overrides) -> services.VoiceInput:
 
 
 def code_from(message) -> str:
-    return re.search(r"^\s*(\d{6})\s*$", message.body, re.M).group(1)
+    return re.search(r"^\s*(\d{6})\s*$", message.body, re.MULTILINE).group(1)
 
 
 def link_from(message, name: str) -> str:
