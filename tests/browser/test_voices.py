@@ -341,6 +341,31 @@ class TestEveryVoicePage:
         assert page.locator("main table tbody tr").count() >= 7
         assert_accessible(page, lang)
 
+    def test_taking_down_a_published_voice(self, page, lang, moderator):
+        voice = published("A voice that turns out to break the policy after all.", moderator)
+        sign_in(page, lang, "maya", PASSWORD)
+        page.goto(f"/{lang}/moderation/{voice.public_id}/")
+        page.click("form[aria-labelledby=take-down] button[type=submit]")  # no reason chosen
+        page.wait_for_selector("#error-summary")
+        expect(page.locator("#id_down-reason")).to_have_attribute("aria-invalid", "true")
+        assert_accessible(page, lang)
+        page.select_option("#id_down-reason", index=1)
+        page.click("form[aria-labelledby=take-down] button[type=submit]")
+        page.wait_for_selector(".messages")
+        assert_accessible(page, lang)
+        voice.refresh_from_db()
+        assert voice.status == Voice.Status.REJECTED
+        assert page.goto(f"/{lang}/voices/{voice.public_id}/").status == 404
+
+    def test_asking_for_a_new_code(self, page, lang, run_tasks):
+        share("A voice whose first email got lost.", email="lost@example.org")
+        page.goto(f"/{lang}/voices/confirm/")
+        page.fill("#id_email", "lost@example.org")
+        page.click("button[name=resend]")
+        page.wait_for_selector(".messages")
+        assert value(page, "#id_email") == "lost@example.org"
+        assert_accessible(page, lang)
+
 
 # --- behaviour --------------------------------------------------------------------------------------
 
