@@ -180,20 +180,27 @@ class Voice(models.Model):
             models.CheckConstraint(condition=Q(language__in=["en", "fr"]), name="voice_language_en_fr"),
         ]
         indexes = [
-            # The gallery: published voices, newest first, optionally narrowed by one filter.
+            # The gallery: published voices, newest first, optionally narrowed by filters. Status leads so
+            # "status = %s ... ORDER BY published_at DESC, id DESC" is one index range, with or without
+            # statistics, on SQLite too; the other filters trail so the paginator's COUNT(*) and the
+            # filtering of a page read the index alone.
+            models.Index(fields=["status", "-published_at", "-id"], name="voice_gallery"),
             models.Index(
-                fields=["-published_at", "-id"], name="voice_gallery", condition=Q(status="published")
+                fields=["status", "prompt", "-published_at", "-id", "kind", "language", "province"],
+                name="voice_gallery_prompt",
             ),
             models.Index(
-                fields=["prompt", "-published_at"], name="voice_gallery_prompt", condition=Q(status="published")
+                fields=["status", "province", "-published_at", "-id", "prompt", "kind", "language"],
+                name="voice_gallery_province",
             ),
             models.Index(
-                fields=["province", "-published_at"], name="voice_gallery_province", condition=Q(status="published")
+                fields=["status", "language", "-published_at", "-id", "prompt", "kind", "province"],
+                name="voice_gallery_language",
             ),
             models.Index(
-                fields=["language", "-published_at"], name="voice_gallery_language", condition=Q(status="published")
+                fields=["status", "kind", "-published_at", "-id", "prompt", "language", "province"],
+                name="voice_gallery_kind",
             ),
-            models.Index(fields=["kind", "-published_at"], name="voice_gallery_kind", condition=Q(status="published")),
             # The moderation queue: by status, oldest first.
             models.Index(fields=["status", "submitted_at"], name="voice_queue"),
             models.Index(fields=["campaign", "status"], name="voice_campaign_status"),
