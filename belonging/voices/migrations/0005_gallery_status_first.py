@@ -1,4 +1,4 @@
-"""Gallery indexes lead with status, so SQLite uses them with a bound parameter (a partial index it cannot)."""
+"""Gallery indexes lead with status and carry the filters, so SQLite picks them (not voice_queue) and counts read the index alone."""
 
 from django.conf import settings
 from django.db import migrations, models
