@@ -53,7 +53,7 @@ test-only:
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv compilemessages
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) var/staticfiles .pytest_cache

@@ -47,7 +47,6 @@ import json
 import os
 import random
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -60,11 +59,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from _common import PG_ADMIN_URL, REPO, base_env, collect_static, log, pct, pg_admin, r
 
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 PG_DB_NAME = "bench_pledges"
 PLEDGE_SLUG = "strategy-for-belonging"  # the seeded pledge (data migration)
 UK_PEAK_PER_MIN = 2500  # UK petitions site peaks, 2016/2019 (from the project's design notes)
@@ -89,23 +85,6 @@ ENDPOINTS = {
     "ceiling": "/favicon.ico",  # a RedirectView: the full middleware stack, no database
     "static": "/static/css/site.css",  # WhiteNoise answers before Django: context only
 }
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) by nearest rank; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    index = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
-
-
-def r(value: float, digits: int = 1) -> float:
-    return round(value, digits)
 
 
 class Chooser:
@@ -135,7 +114,7 @@ class Chooser:
 # --------------------------------------------------------------------------------------------
 
 
-def writer_main(conn, index: int) -> None:  # noqa: ANN001 - a multiprocessing Connection
+def writer_main(conn, index: int) -> None:
     import django
 
     django.setup()
@@ -421,7 +400,7 @@ def reader_staleness(body: bytes, cache_control: str, requested: float, received
     }
 
 
-def http_client_main(port: int, path: str, deadline: float, threads: int, queue) -> None:  # noqa: ANN001
+def http_client_main(port: int, path: str, deadline: float, threads: int, queue) -> None:
     """One client process: ``threads`` threads, each a request after the other until the deadline."""
     import threading
 
@@ -579,7 +558,7 @@ class Server:
 # --------------------------------------------------------------------------------------------
 
 
-def capture_sql(func) -> tuple[object, list[str]]:  # noqa: ANN001 - any callable
+def capture_sql(func) -> tuple[object, list[str]]:
     """Run ``func`` and return (its result, the SQL statements it sent on this thread's connection)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -600,7 +579,7 @@ def explain(vendor: str, sql: str) -> str:
     return "\n".join(str(row[0] if vendor == "postgresql" else row[-1]) for row in rows)
 
 
-def sign_cost(pledge, count: int) -> dict:  # noqa: ANN001 - a Pledge
+def sign_cost(pledge, count: int) -> dict:
     """One process alone (no contention): SQL statements, wall and CPU time per sign + confirm.
 
     The CPU time is this process's only: on SQLite it includes the database engine's work, on
@@ -629,7 +608,7 @@ def sign_cost(pledge, count: int) -> dict:  # noqa: ANN001 - a Pledge
             "confirmed": count + 2}  # fmt: skip
 
 
-def single_flight(pledge, readers: int) -> dict:  # noqa: ANN001 - a Pledge
+def single_flight(pledge, readers: int) -> dict:
     """``readers`` threads ask for the numbers at the same instant, just after the fresh copy expired.
 
     Counts how many of them run the aggregate (single-flight: 1) and how long the others wait.
@@ -645,7 +624,7 @@ def single_flight(pledge, readers: int) -> dict:  # noqa: ANN001 - a Pledge
     real = selectors.numbers_compute
     computed_by: list[int] = []
 
-    def counting(p):  # noqa: ANN001, ANN202
+    def counting(p):
         computed_by.append(threading.get_ident())
         return real(p)
 
@@ -683,7 +662,7 @@ def single_flight(pledge, readers: int) -> dict:  # noqa: ANN001 - a Pledge
     }
 
 
-def api_probe(client, path: str) -> dict:  # noqa: ANN001 - a django.test.Client
+def api_probe(client, path: str) -> dict:
     """One GET of the numbers API through the whole app in this process; what a reader would see."""
     requested = time.time()
     response = client.get(path)
@@ -693,7 +672,7 @@ def api_probe(client, path: str) -> dict:  # noqa: ANN001 - a django.test.Client
     return {"signatories": json.loads(response.content)["signatories"], "received": received, **seen}
 
 
-def lag_probe(pledge, compute_s: float) -> dict:  # noqa: ANN001 - a Pledge
+def lag_probe(pledge, compute_s: float) -> dict:
     """The worst case for a new confirmation, read through the real API view (headers included).
 
     With the cache empty, one thread asks the API for the numbers (so the aggregate starts); halfway
@@ -1098,42 +1077,6 @@ def run_one_db(args: argparse.Namespace) -> dict:
 # --------------------------------------------------------------------------------------------
 # Orchestration: a scratch database per run, one child process per database
 # --------------------------------------------------------------------------------------------
-
-
-def pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def base_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="belonging.settings",
-        DEBUG="false",
-        SECRET_KEY="bench-" + secrets.token_urlsafe(32),
-        ALLOWED_HOSTS="127.0.0.1",
-        CACHE_URL="locmem://",
-        TASKS_BACKEND="django_tasks_db.DatabaseBackend",
-        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-        SECURE_COOKIES="false",
-        LOG_LEVEL="WARNING",
-        PYTHONPATH=str(REPO),
-    )
-    return env
-
-
-def collect_static(static_root: Path, env: dict[str, str]) -> None:
-    """``manage.py collectstatic`` into the scratch folder (the settings read STATIC_ROOT from the environment).
-
-    With DEBUG off the app uses WhiteNoise's manifest storage, which needs the collected files.
-    """
-    env = dict(env, STATIC_ROOT=str(static_root))
-    subprocess.run(
-        [sys.executable, str(REPO / "manage.py"), "collectstatic", "--noinput", "--verbosity", "0"],
-        cwd=REPO, env=env, check=True,
-    )  # fmt: skip
 
 
 def kill_leftover_server(workdir: Path) -> None:

@@ -48,7 +48,6 @@ import json
 import os
 import pickle
 import random
-import secrets
 import shutil
 import signal
 import subprocess
@@ -61,12 +60,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from _common import PG_ADMIN_URL, REPO, base_env, collect_static, log, pct, pg_admin, r
 
 DATA = REPO.parent / "shared" / "data"
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 PG_DB_NAME = "bench_voices"
 TARGET_P95_MS = 200.0
 CHUNK = 10_000  # voices generated per task
@@ -149,23 +145,6 @@ QUEUE = [
     ("deep", {"status": "published", "language": "fr", "page": 50}), ("deep", {"status": "rejected", "page": 20}),
     ("deep", {"status": "submitted", "language": "en", "page": 50}),
 ]  # fmt: skip
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) by nearest rank; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    index = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
-
-
-def r(value: float, digits: int = 1) -> float:
-    return round(value, digits)
 
 
 # --------------------------------------------------------------------------------------------
@@ -690,39 +669,6 @@ def run_one_db(args: argparse.Namespace) -> dict:
 # --------------------------------------------------------------------------------------------
 # Orchestration: a scratch database per run, one child process per database
 # --------------------------------------------------------------------------------------------
-
-
-def pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def base_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="belonging.settings",
-        DEBUG="false",
-        SECRET_KEY="bench-" + secrets.token_urlsafe(32),
-        ALLOWED_HOSTS="127.0.0.1",
-        CACHE_URL="locmem://",
-        TASKS_BACKEND="django_tasks_db.DatabaseBackend",
-        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-        SECURE_COOKIES="false",
-        LOG_LEVEL="WARNING",
-        PYTHONPATH=str(REPO),
-    )
-    return env
-
-
-def collect_static(static_root: Path, env: dict[str, str]) -> None:
-    """``manage.py collectstatic`` into the scratch folder: with DEBUG off the manifest storage needs it."""
-    env = dict(env, STATIC_ROOT=str(static_root))
-    subprocess.run(
-        [sys.executable, str(REPO / "manage.py"), "collectstatic", "--noinput", "--verbosity", "0"],
-        cwd=REPO, env=env, check=True,
-    )  # fmt: skip
 
 
 def run_db_child(db: str, args: argparse.Namespace, root: Path, rows_path: Path) -> dict:

@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from belonging.core import identity
-from belonging.core.models import Campaign, ConsentRecord
+from belonging.core.models import ConsentRecord
 from belonging.core.services import consent_record_many
 from belonging.core.tokens import code_hash, code_matches, new_code
 from belonging.lib import neardup, pii, textfold
