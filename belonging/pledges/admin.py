@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from belonging.core.exports import csv_response
 from belonging.pledges import services
 from belonging.pledges.forms import InvalidateForm
 from belonging.pledges.models import Invalidation, Pledge, Signature
@@ -94,14 +94,9 @@ class SignatureAdmin(admin.ModelAdmin):
         return request.user.has_perm("pledges.invalidate_signatures")
 
     @admin.action(description=_("Export confirmed signatures as CSV (consented fields only)"), permissions=["export"])
-    def export_csv(self, request: HttpRequest, queryset: QuerySet[Signature]) -> HttpResponse:
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Signature]) -> StreamingHttpResponse:
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="signatures-{stamp}.csv"'
-        writer = csv.writer(response)
-        writer.writerow(EXPORT_COLUMNS)
-        writer.writerows(export_rows(queryset))
-        return response
+        return csv_response(f"signatures-{stamp}.csv", EXPORT_COLUMNS, export_rows(queryset))
 
     @admin.action(description=_("Invalidate as fraudulent…"), permissions=["invalidate"])
     def invalidate(self, request: HttpRequest, queryset: QuerySet[Signature]) -> HttpResponse | None:
