@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test test-only setup venv gettext messages compilemessages migrate chromium bench clean
+.PHONY: run test test-only setup venv gettext messages compilemessages migrate chromium bench bench-themes clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,12 +21,12 @@ gettext:
 	@command -v msgfmt >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends gettext; }
 
 compilemessages: venv gettext
-	@$(PY) manage.py compilemessages --ignore=.venv --verbosity 0
+	@$(PY) manage.py compilemessages --ignore=.venv --ignore=.venv-bench --verbosity 0
 
 # Extract strings into the French catalog (then translate every new entry).
 messages: venv gettext
-	$(PY) manage.py makemessages -l fr --no-obsolete --ignore=.venv --ignore=tests --ignore=bench --add-location=file
-	$(PY) manage.py makemessages -d djangojs -l fr --no-obsolete --ignore=.venv --ignore=tests --ignore=bench --ignore=var --add-location=file
+	$(PY) manage.py makemessages -l fr --no-obsolete --ignore=.venv --ignore=.venv-bench --ignore=tests --ignore=bench --add-location=file
+	$(PY) manage.py makemessages -d djangojs -l fr --no-obsolete --ignore=.venv --ignore=.venv-bench --ignore=tests --ignore=bench --ignore=var --add-location=file
 
 migrate: venv
 	@mkdir -p var
@@ -54,6 +54,10 @@ test-only:
 
 bench: venv compilemessages
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Our theme engine against BERTopic; BERTopic goes in .venv-bench/ only (the script makes it).
+bench-themes: venv
+	$(PY) bench/themes.py
 
 clean:
 	rm -rf $(VENV) var/staticfiles .pytest_cache

@@ -8,7 +8,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from belonging.env import env_bool, env_int, env_list, env_secret, env_str, load_dotenv
+from belonging.env import env_bool, env_float, env_int, env_list, env_secret, env_str, load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "belonging.accounts",
     "belonging.pledges",
     "belonging.voices",
+    "belonging.themes",
     "belonging.api",
 ]
 
@@ -203,6 +204,19 @@ VOICE_RATE_PER_EMAIL = env_str("VOICE_RATE_PER_EMAIL", "10/h")
 VOICE_CLAIM_MINUTES = env_int("VOICE_CLAIM_MINUTES", 30, minimum=1)
 VOICE_PAGE_SIZE = env_int("VOICE_PAGE_SIZE", 20, minimum=1)
 VOICE_API_MAX_PAGE_SIZE = env_int("VOICE_API_MAX_PAGE_SIZE", 100, minimum=1)
+
+# Themes: how voices are embedded (once each, when confirmed) and grouped.
+THEMES_BACKEND = env_str("THEMES_BACKEND", "e5")  # e5, lexical or sentence-transformers
+THEMES_MODEL = env_str("THEMES_MODEL", "")  # a local sentence-transformers model (name or path)
+if THEMES_BACKEND not in ("e5", "lexical", "sentence-transformers"):
+    raise ImproperlyConfigured(f"THEMES_BACKEND={THEMES_BACKEND!r}: use e5, lexical or sentence-transformers")
+if THEMES_BACKEND == "sentence-transformers" and not THEMES_MODEL:
+    raise ImproperlyConfigured("THEMES_BACKEND=sentence-transformers needs THEMES_MODEL")
+# Cosine (after language centring) a new voice needs to its nearest theme to join it before the next run.
+THEMES_ASSIGN_FLOOR = env_float("THEMES_ASSIGN_FLOOR", 0.2, minimum=-1.0, maximum=1.0)
+THEMES_MIN_THEME_SIZE = env_int("THEMES_MIN_THEME_SIZE", 5, minimum=1)  # smaller groups are not themes
+THEMES_MAX_THEMES = env_int("THEMES_MAX_THEMES", 60, minimum=2)  # the most themes an organizer may ask for
+THEMES_EMBED_BATCH = env_int("THEMES_EMBED_BATCH", 64, minimum=1)  # voices embedded (and saved) at a time
 
 LOGIN_URL = "accounts:login"
 LOGIN_RATE_PER_IP = env_str("LOGIN_RATE_PER_IP", "10/m")

@@ -38,6 +38,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("voices", "moderate_voice"),
         ("voices", "export_moderation_log"),
         ("voices", "view_moderationaction"),
+        ("themes", "run_synthesis"),
+        ("themes", "curate_themes"),
     ],
     MODERATORS: [
         ("voices", "moderate_voice"),

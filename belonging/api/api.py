@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
+from datetime import date, datetime
 from typing import Literal
 
 from django.conf import settings
@@ -15,8 +14,10 @@ from belonging.core.models import Campaign
 from belonging.core.provinces import Province
 from belonging.pledges import selectors
 from belonging.pledges.models import Pledge
+from belonging.themes import selectors as theme_selectors
+from belonging.themes.models import Curation, theme_name
 from belonging.voices import selectors as voice_selectors
-from belonging.voices.models import Prompt
+from belonging.voices.models import Prompt, Voice
 
 # No bundled docs UI: it would load from a third-party CDN. The schema itself is public.
 api = NinjaAPI(
@@ -145,5 +146,92 @@ def voices(request: HttpRequest, response: HttpResponse, filters: Query[VoiceFil
             page_size=page_size,
             pages=pages,
             results=[VoiceOut(**voice_selectors.export_row(v)) for v in page],
+        ),
+    )
+
+
+class ThemeOut(Schema):
+    key: str = Field(description="Stable across runs: a theme that continues keeps its key.")
+    name_en: str
+    name_fr: str
+    size: int = Field(description="Voices in the theme.")
+    keyphrases: dict[str, list[str]] = Field(description="Per language among the theme's voices.")
+    quote_ids: list[str] = Field(description="Ids of published voices (as in /voices), most representative first.")
+
+
+class CoverageOut(Schema):
+    total: int = Field(description="Voices the synthesis covers (approved, consented to analysis, in scope).")
+    in_themes: int
+    share: float
+    excluded: dict[str, int] = Field(description="Voices in no theme, by reason (empty, far, small, new).")
+
+
+class ScopeOut(Schema):
+    place: str | None
+    prompt: str | None
+    date_from: date | None
+    date_to: date | None
+
+
+class ThemesOut(Schema):
+    campaign: str
+    run: int
+    created_at: datetime
+    finished_at: datetime | None
+    published_at: datetime
+    scope: ScopeOut
+    coverage: CoverageOut
+    themes: list[ThemeOut]
+
+
+@api.get(
+    "/campaigns/{slug}/themes",
+    response={200: ThemesOut, 404: ErrorOut},
+    summary="What we heard: a campaign's themes",
+    tags=["themes"],
+)
+def campaign_themes(request: HttpRequest, slug: str, response: HttpResponse) -> Status[ThemesOut | ErrorOut]:
+    """The themes of the campaign's synthesis published last, largest first, without the hidden ones:
+    names, sizes, keyphrases and the published voices quoted. Never any personal data."""
+    response["Access-Control-Allow-Origin"] = "*"
+    campaign = Campaign.objects.filter(slug=slug).first()
+    if campaign is None:
+        return Status(404, ErrorOut(detail="No campaign with this slug."))
+    run = theme_selectors.latest_published_run(campaign)
+    if run is None:
+        return Status(404, ErrorOut(detail="No synthesis of this campaign has been published yet."))
+    curations = {c.key: c for c in Curation.objects.filter(campaign=campaign)}
+    themes = [t for t in run.themes.order_by("position") if not getattr(curations.get(t.key), "hidden", False)]
+    quoted = {q for t in themes for q in t.quote_ids}
+    public_ids = dict(Voice.objects.filter(pk__in=quoted, status=Voice.Status.PUBLISHED).values_list("pk", "public_id"))
+    response["Cache-Control"] = "public, max-age=60"
+    return Status(
+        200,
+        ThemesOut(
+            campaign=campaign.slug,
+            run=run.pk,
+            created_at=run.created_at,
+            finished_at=run.finished_at,
+            published_at=run.published_at,
+            scope=ScopeOut(
+                place=run.place.slug if run.place else None,
+                prompt=run.prompt.slug if run.prompt else None,
+                date_from=run.date_from,
+                date_to=run.date_to,
+            ),
+            coverage=CoverageOut(
+                total=run.total, in_themes=run.in_themes, share=round(run.share, 4), excluded=run.excluded
+            ),
+            themes=[
+                ThemeOut(
+                    key=t.key,
+                    name_en=theme_name(t, curations.get(t.key), "en"),
+                    name_fr=theme_name(t, curations.get(t.key), "fr"),
+                    size=t.size,
+                    keyphrases=t.keyphrases,
+                    quote_ids=[str(public_ids[q]) for q in t.quote_ids if q in public_ids],
+                )
+                for t in themes
+            ],
         ),
     )

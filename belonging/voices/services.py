@@ -24,6 +24,8 @@ from belonging.core.services import consent_record_many
 from belonging.core.tokens import code_hash, code_matches, new_code
 from belonging.lib import neardup, pii, textfold
 from belonging.lib.emails import normalize_email
+from belonging.themes import services as theme_services
+from belonging.themes import tasks as theme_tasks
 from belonging.voices import tasks
 from belonging.voices.models import Display, ModerationAction, Prompt, ReasonCode, SelfIdentification, Voice
 
@@ -180,6 +182,16 @@ def voice_issue_code(*, voice_id: int) -> str | None:
     return code
 
 
+def _themes_follow(voice: Voice) -> None:
+    """Themes: once this transaction commits, embed the voice (again if its text changed) and place it
+    in the latest synthesis; without consent to analysis it leaves every theme instead."""
+    if voice.consent_analysis:
+        voice_id = voice.pk
+        transaction.on_commit(lambda: theme_tasks.embed_voice.enqueue(voice_id))
+    else:
+        theme_services.remove_voice(voice)
+
+
 def _submit(voice: Voice) -> Voice:
     if voice.status == Voice.Status.WITHDRAWN:
         raise ConfirmError("withdrawn")
@@ -192,6 +204,7 @@ def _submit(voice: Voice) -> Voice:
     voice.code_hash = ""
     voice.duplicate_of = _find_duplicate(voice)
     voice.save(update_fields=["status", "submitted_at", "code_hash", "duplicate_of"])
+    _themes_follow(voice)
     return voice
 
 
@@ -268,6 +281,7 @@ def voice_edit(*, voice: Voice, data: VoiceInput) -> Voice:
         voice.save()
         _record_consents(voice)
         _store_self_id(voice, data.self_id)
+        _themes_follow(voice)
     return voice
 
 
@@ -295,6 +309,7 @@ def voice_withdraw(*, voice: Voice) -> Voice:
         voice.actions.update(note="")  # notes may quote the erased text
         ModerationAction.objects.create(voice=voice, action=ModerationAction.Action.WITHDRAW)
         _record_consents(voice)
+        theme_services.remove_voice(voice)  # out of every theme, its embeddings erased
     return voice
 
 
@@ -374,6 +389,7 @@ def voice_approve(*, voice: Voice, moderator: Any, redacted_text: str = "", note
         voice.save()
         ModerationAction.objects.create(voice=voice, moderator=moderator, action=action, note=note.strip())
         tasks.send_voice_outcome.enqueue(voice.pk)
+        _themes_follow(voice)  # a redaction changes the analysed text; placed in the latest themes
     return voice
 
 
@@ -414,6 +430,7 @@ def voice_take_down(*, voice: Voice, moderator: Any, reason: ReasonCode, note: s
         ModerationAction.objects.create(
             voice=voice, moderator=moderator, action=ModerationAction.Action.TAKE_DOWN, reason=reason, note=note
         )
+        theme_services.remove_voice(voice, erase=False)  # leaves analysis
         tasks.send_voice_outcome.enqueue(voice.pk)
     return voice
 

@@ -1,0 +1,689 @@
+"""Reads of themes: runs, the "What we heard" report with its method-and-coverage statement, the
+equity lens, themes by province and by language, and what organizers need to curate.
+
+Only voices still eligible count anywhere here: approved by moderators (published or accepted) and
+consented to analysis. A voice withdrawn, taken down or whose consent ended after a run disappears
+from every size, table and quote at once, without waiting for the next run. Quotes are only ever
+published voices. Counts by place or by self-identified community follow the small-cell rule
+(DESIGN.md §6, ``belonging.lib.suppression``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Max, QuerySet
+from django.utils.formats import date_format
+from django.utils.text import Truncator
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from belonging.core import identity
+from belonging.core.models import Campaign
+from belonging.core.provinces import Province
+from belonging.lib import suppression
+from belonging.themes.models import Backend, Curation, CurationAction, Membership, SynthesisRun, Theme
+from belonging.voices.models import Language, Voice
+from belonging.voices.selectors import INDIGENOUS_GROUPS
+
+MAX_QUOTES = 5
+PIN_CANDIDATES = 50
+HISTORY_LENGTH = 100
+UNDER_REPRESENTED_RATIO = 0.5  # a theme share below half the overall share is flagged
+NOT_GIVEN = ""  # voices with no province
+
+# --- runs -----------------------------------------------------------------------------------------
+
+
+def latest_published_run(campaign: Campaign) -> SynthesisRun | None:
+    """The run shown on "What we heard": the one published last."""
+    return (
+        SynthesisRun.objects.filter(campaign=campaign, status=SynthesisRun.Status.DONE, published_at__isnull=False)
+        .select_related("campaign", "place", "prompt")
+        .order_by("-published_at", "-id")
+        .first()
+    )
+
+
+def latest_run(campaign: Campaign) -> SynthesisRun | None:
+    return SynthesisRun.objects.filter(campaign=campaign).select_related("place", "prompt").first()
+
+
+def latest_done_run(campaign: Campaign) -> SynthesisRun | None:
+    """The latest finished run: the one organizers curate (curation is applied to it at once)."""
+    return (
+        SynthesisRun.objects.filter(campaign=campaign, status=SynthesisRun.Status.DONE)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def runs(campaign: Campaign) -> QuerySet[SynthesisRun]:
+    return SynthesisRun.objects.filter(campaign=campaign).select_related("place", "prompt", "started_by")
+
+
+def campaigns() -> QuerySet[Campaign]:
+    return Campaign.objects.order_by("-is_featured", "title_en")
+
+
+def featured_campaign() -> Campaign | None:
+    return Campaign.objects.filter(is_featured=True).first() or Campaign.objects.order_by("id").first()
+
+
+def run_for_campaign_page(run_id: int) -> SynthesisRun | None:
+    return SynthesisRun.objects.select_related("campaign", "place", "prompt", "started_by").filter(pk=run_id).first()
+
+
+def history(campaign: Campaign, limit: int = HISTORY_LENGTH) -> QuerySet[CurationAction]:
+    return CurationAction.objects.filter(campaign=campaign).select_related("actor")[:limit]
+
+
+def eligible_memberships(run: SynthesisRun) -> QuerySet[Membership]:
+    """The run's memberships of voices that may still be analysed (approved, consented to analysis)."""
+    return Membership.objects.filter(run=run, voice__status__in=Voice.APPROVED, voice__consent_analysis=True)
+
+
+def pin_candidates(theme: Theme, limit: int = PIN_CANDIDATES) -> list[Voice]:
+    """Published, eligible members of ``theme`` that may be pinned, most representative first."""
+    ids = list(
+        eligible_memberships(theme.run)
+        .filter(theme=theme, voice__status=Voice.Status.PUBLISHED)
+        .order_by("-similarity", "voice_id")
+        .values_list("voice_id", flat=True)[:limit]
+    )
+    voices = {v.pk: v for v in Voice.objects.filter(pk__in=ids)}
+    return [voices[i] for i in ids if i in voices]
+
+
+def run_status(run: SynthesisRun) -> dict[str, Any]:
+    """What the progress bar shows, as JSON-ready values."""
+    finished = run.status in (SynthesisRun.Status.DONE, SynthesisRun.Status.FAILED)
+    percent = round(float(run.progress) * 100)
+    return {
+        "status": run.status,
+        "status_label": str(run.get_status_display()),
+        "progress": round(float(run.progress), 4),
+        "percent": percent,
+        "percent_label": _("%(percent)d%% done") % {"percent": percent},
+        "stage": run.stage,
+        "stage_label": run.stage_label,
+        "finished": finished,
+    }
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quote:
+    voice_id: int
+    public_id: Any  # uuid.UUID
+    title: str
+    text: str
+    language: str
+    pinned: bool
+
+
+@dataclass
+class ThemeReport:
+    pk: int
+    key: str
+    position: int
+    name: str
+    name_language: str  # the language the name is written in (for the lang attribute)
+    name_is_curated: bool
+    name_en: str
+    name_fr: str
+    size: int
+    share: float  # of the voices in shown themes, 0..100
+    keyphrases: list[str]
+    keyphrases_language: str
+    quotes: list[Quote]
+    languages: dict[str, int]
+    hidden: bool
+    pinned_voice_id: int | None
+    provisional: int  # voices added to this theme since the run
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    reason: str
+    count: int
+    explanation: str
+
+
+@dataclass
+class Coverage:
+    analysed: int
+    in_themes: int
+    in_shown_themes: int
+    in_hidden_themes: int
+    added_since_run: int  # in a theme provisionally, after the run
+    not_in_theme: int
+    excluded: list[Exclusion]
+
+    @property
+    def new(self) -> int:
+        """Voices received after the run that are not near enough to any theme yet."""
+        return sum(e.count for e in self.excluded if e.reason == "new")
+
+    @property
+    def share_in_themes(self) -> float:
+        return 100 * self.in_themes / self.analysed if self.analysed else 0.0
+
+
+@dataclass(frozen=True)
+class EquityRow:
+    community: str
+    label: str
+    count: int | None  # None: suppressed
+    share: float | None  # 0..100
+    overall_count: int | None
+    overall_share: float | None
+    under_represented: bool
+
+
+@dataclass
+class EquityTheme:
+    key: str
+    name: str
+    name_language: str
+    base: int | None  # self-identified voices in the theme (None: suppressed)
+    rows: list[EquityRow]
+
+    @property
+    def flagged(self) -> list[EquityRow]:
+        return [r for r in self.rows if r.under_represented]
+
+
+@dataclass
+class Equity:
+    base: int | None  # self-identified voices among all analysed (None: suppressed)
+    themes: list[EquityTheme]
+
+    @property
+    def flags(self) -> list[tuple[EquityTheme, EquityRow]]:
+        return [(t, r) for t in self.themes for r in t.flagged]
+
+
+@dataclass(frozen=True)
+class Column:
+    code: str
+    label: str
+
+
+@dataclass
+class CrossRow:
+    key: str
+    name: str
+    name_language: str
+    cells: list[int | None]  # None: suppressed
+    total: int
+
+
+@dataclass
+class CrossTable:
+    columns: list[Column]
+    rows: list[CrossRow]
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    full_label: str
+    value: int
+    y: float
+    width: float
+    text_y: float
+    value_x: float
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    label_width: int
+    bar_height: int
+    bars: list[Bar]
+
+
+@dataclass
+class Report:
+    run: SynthesisRun
+    campaign: Campaign
+    language: str
+    themes: list[ThemeReport]
+    coverage: Coverage
+    equity: Equity
+    by_province: CrossTable
+    by_language: CrossTable
+    chart: Chart
+    backend_label: str
+    scope: list[tuple[str, str]] = field(default_factory=list)  # (label, value), what the run covered
+    run_date: datetime | None = None
+    include_hidden: bool = False
+
+    @property
+    def hidden_count(self) -> int:
+        return sum(1 for t in self.themes if t.hidden)
+
+
+def _other(language: str) -> str:
+    return "en" if language == "fr" else "fr"
+
+
+def _explanations() -> dict[str, str]:
+    return {
+        "empty": _("No words the analysis could read (for example only punctuation or emoji)"),
+        "far": _("Not close enough to any theme"),
+        "small": _("In a group too small to be a theme, and close to no other theme"),
+        "new": _("Received after the analysis and not yet close to a theme (the next analysis will include it)"),
+    }
+
+
+def _name(theme: Theme, curation: Curation | None, language: str) -> tuple[str, str, bool]:
+    """A theme's name in ``language``: the organizers' name, else theirs in the other language, else its
+    first keyphrases. Returns (name, language of the name, whether organizers named it)."""
+    other = _other(language)
+    if curation is not None:
+        for lang in (language, other):
+            value = getattr(curation, f"name_{lang}", "")
+            if value:
+                return value, lang, True
+    phrases, lang = _keyphrases(theme, language)
+    if phrases:
+        return ", ".join(phrases[:3]), lang, False
+    return _("Theme %(number)d") % {"number": theme.position + 1}, language, False
+
+
+def _keyphrases(theme: Theme, language: str) -> tuple[list[str], str]:
+    phrases = theme.keyphrases or {}
+    for lang in (language, _other(language)):
+        if phrases.get(lang):
+            return list(phrases[lang]), lang
+    for lang, values in phrases.items():
+        if values:
+            return list(values), lang
+    return [], language
+
+
+@dataclass
+class _Counts:
+    """Per-theme and overall tallies of the run's eligible memberships (one pass over one query)."""
+
+    analysed: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    size: Counter[int] = field(default_factory=Counter)
+    provisional: Counter[int] = field(default_factory=Counter)
+    languages: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    provinces: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    members: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    communities: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    self_identified: Counter[int] = field(default_factory=Counter)
+    overall_communities: Counter[str] = field(default_factory=Counter)
+    overall_self_identified: int = 0
+    provisional_in_themes: int = 0
+
+
+def _tally(run: SynthesisRun) -> _Counts:
+    counts = _Counts()
+    rows = eligible_memberships(run).values_list(
+        "voice_id",
+        "theme_id",
+        "reason",
+        "provisional",
+        "voice__language",
+        "voice__province",
+        "voice__consent_self_id",
+        "voice__self_identification__communities",
+    )
+    for voice_id, theme_id, reason, provisional, language, province, consent_self_id, encoded in rows.iterator(
+        chunk_size=5000
+    ):
+        counts.analysed += 1
+        identified = bool(consent_self_id) and encoded is not None
+        codes = identity.decode_communities(encoded) if identified else set()
+        if identified:
+            counts.overall_self_identified += 1
+            counts.overall_communities.update(codes)
+        if theme_id is None:
+            counts.reasons[reason] += 1
+            continue
+        counts.size[theme_id] += 1
+        counts.members[theme_id].add(voice_id)
+        counts.languages[theme_id][language] += 1
+        counts.provinces[theme_id][province or NOT_GIVEN] += 1
+        if provisional:
+            counts.provisional[theme_id] += 1
+            counts.provisional_in_themes += 1
+        if identified:
+            counts.self_identified[theme_id] += 1
+            counts.communities[theme_id].update(codes)
+    return counts
+
+
+def _quotes(themes: Sequence[Theme], curations: dict[str, Curation], counts: _Counts) -> dict[int, list[Quote]]:
+    """Up to MAX_QUOTES published quotes per theme: the pinned one first, then the representative ones.
+
+    Only published voices still in the theme are quoted: a voice withdrawn, taken down or never
+    published is skipped, and the next representative voice takes its place."""
+    wanted: dict[int, list[tuple[int, bool]]] = {}
+    for theme in themes:
+        curation = curations.get(theme.key)
+        pinned = curation.pinned_quote_id if curation else None
+        ids: list[tuple[int, bool]] = [(pinned, True)] if pinned else []
+        ids += [(int(i), False) for i in theme.quote_ids or [] if str(i).isdigit() and int(i) != pinned]
+        wanted[theme.pk] = ids
+    all_ids = {i for ids in wanted.values() for i, _pinned in ids}
+    voices = {
+        v.pk: v
+        for v in Voice.objects.filter(pk__in=all_ids, status=Voice.Status.PUBLISHED, consent_analysis=True).only(
+            "id", "public_id", "title", "text", "redacted_text", "language"
+        )
+    }
+    result: dict[int, list[Quote]] = {}
+    for theme in themes:
+        quotes: list[Quote] = []
+        for voice_id, pinned in wanted[theme.pk]:
+            voice = voices.get(voice_id)
+            if voice is None or voice_id not in counts.members.get(theme.pk, ()):
+                continue
+            quotes.append(Quote(voice.pk, voice.public_id, voice.title, voice.public_text, voice.language, pinned))
+            if len(quotes) == MAX_QUOTES:
+                break
+        result[theme.pk] = quotes
+    return result
+
+
+def report(run: SynthesisRun, language: str, *, include_hidden: bool = False) -> Report:
+    """Everything "What we heard" shows for ``run`` in ``language`` ("en" or "fr").
+
+    The public report leaves hidden themes out (``include_hidden`` is for organizers). Sizes, shares and
+    every table count only the run's voices that are still eligible (see the module docstring).
+    """
+    with override(language):
+        return _report(run, language, include_hidden)
+
+
+def _report(run: SynthesisRun, language: str, include_hidden: bool) -> Report:
+    campaign = run.campaign
+    curations = {c.key: c for c in Curation.objects.filter(campaign=campaign)}
+    all_themes = list(Theme.objects.filter(run=run).order_by("position", "id"))
+    counts = _tally(run)
+    shown = [t for t in all_themes if include_hidden or not _hidden(curations.get(t.key))]
+    quotes = _quotes(shown, curations, counts)
+    in_shown = sum(counts.size[t.pk] for t in shown)
+
+    theme_reports = []
+    for theme in shown:
+        curation = curations.get(theme.key)
+        name, name_language, curated = _name(theme, curation, language)
+        phrases, phrases_language = _keyphrases(theme, language)
+        size = counts.size[theme.pk]
+        theme_reports.append(
+            ThemeReport(
+                pk=theme.pk,
+                key=theme.key,
+                position=theme.position,
+                name=name,
+                name_language=name_language,
+                name_is_curated=curated,
+                name_en=curation.name_en if curation else "",
+                name_fr=curation.name_fr if curation else "",
+                size=size,
+                share=100 * size / in_shown if in_shown else 0.0,
+                keyphrases=phrases,
+                keyphrases_language=phrases_language,
+                quotes=quotes[theme.pk],
+                languages=dict(counts.languages[theme.pk]),
+                hidden=_hidden(curation),
+                pinned_voice_id=curation.pinned_quote_id if curation else None,
+                provisional=counts.provisional[theme.pk],
+            )
+        )
+
+    in_themes = sum(counts.size.values())
+    explanations = _explanations()
+    reasons = ["empty", "far", "small", "new"] + sorted(set(counts.reasons) - set(explanations))
+    coverage = Coverage(
+        analysed=counts.analysed,
+        in_themes=in_themes,
+        in_shown_themes=in_shown,
+        in_hidden_themes=in_themes - in_shown,
+        added_since_run=counts.provisional_in_themes,
+        not_in_theme=sum(counts.reasons.values()),
+        excluded=[
+            Exclusion(r, counts.reasons[r], explanations.get(r, _("Other reason")))
+            for r in reasons
+            if counts.reasons[r]
+        ],
+    )
+    return Report(
+        run=run,
+        campaign=campaign,
+        language=language,
+        themes=theme_reports,
+        coverage=coverage,
+        equity=_equity(theme_reports, counts),
+        by_province=_by_province(theme_reports, counts),
+        by_language=_by_language(theme_reports, counts),
+        chart=bar_chart(theme_reports),
+        backend_label=str(Backend(run.backend).label) if run.backend in Backend.values else run.backend,
+        scope=_scope(run),
+        run_date=run.finished_at or run.created_at,
+        include_hidden=include_hidden,
+    )
+
+
+def _hidden(curation: Curation | None) -> bool:
+    return bool(curation and curation.hidden)
+
+
+def _scope(run: SynthesisRun) -> list[tuple[str, str]]:
+    scope = []
+    if run.place_id:
+        scope.append((_("Place"), run.place.name))
+    if run.prompt_id:
+        scope.append((_("Question"), run.prompt.text))
+    if run.date_from or run.date_to:
+        start = date_format(run.date_from) if run.date_from else _("the beginning")
+        end = date_format(run.date_to) if run.date_to else _("the day of the analysis")
+        scope.append((_("Voices received"), _("from %(start)s to %(end)s") % {"start": start, "end": end}))
+    return scope
+
+
+# --- tables ---------------------------------------------------------------------------------------
+
+
+def _by_province(themes: Sequence[ThemeReport], counts: _Counts) -> CrossTable:
+    """Voices of each theme by province or territory, with small cells suppressed.
+
+    Each theme's size is published, so its row is suppressed as one line with that total
+    (``suppress_1d``): a single hidden cell is never left to be worked out by subtraction. Provinces
+    with no voice in any shown theme are left out (a column of zeros reveals no one).
+    """
+    names = dict(Province.choices)
+    present = {code for t in themes for code, n in counts.provinces[t.pk].items() if n}
+    codes = [c for c in Province.values if c in present] + ([NOT_GIVEN] if NOT_GIVEN in present else [])
+    columns = [Column(c, str(names[c]) if c else _("Not given")) for c in codes]
+    rows = []
+    for theme in themes:
+        raw = {c: counts.provinces[theme.pk].get(c, 0) for c in codes}
+        if suppression.is_sensitive(theme.size):  # 1 to 9 voices: no breakdown at all
+            safe: dict[str, int | None] = {c: None for c in codes}
+        else:
+            safe = suppression.suppress_1d(raw, total=theme.size)
+        rows.append(CrossRow(theme.key, theme.name, theme.name_language, [safe[c] for c in codes], theme.size))
+    return CrossTable(columns, rows)
+
+
+def _by_language(themes: Sequence[ThemeReport], counts: _Counts) -> CrossTable:
+    """Voices of each theme by the language they were written in (not a trait of people: exact)."""
+    columns = [Column(code, str(label)) for code, label in Language.choices]
+    rows = [
+        CrossRow(t.key, t.name, t.name_language, [counts.languages[t.pk].get(c.code, 0) for c in columns], t.size)
+        for t in themes
+    ]
+    return CrossTable(columns, rows)
+
+
+# --- the equity lens --------------------------------------------------------------------------------
+
+
+def _equity(themes: Sequence[ThemeReport], counts: _Counts) -> Equity:
+    """Each community's share of each theme's voices against its share of all analysed voices.
+
+    Shares are of voices whose authors answered the optional questions and consented to their use for
+    statistics (self-identified voices). Suppression, all of it hiding a count together with its share:
+
+    1. Per theme, ``suppression.suppress_memberships``: a count of 1 to 9 or whose complement (the
+       theme's other self-identified voices) is 1 to 9 is hidden; a theme with 1 to 9 self-identified
+       voices shows none; Indigenous groups are protected as one line. The same for the overall column.
+    2. Across themes: a community's counts in the shown themes and in no shown theme add up to its
+       published overall count, so a line with a single hidden entry gets its smallest published count
+       hidden too (as ``suppress_1d`` does, the voices in no shown theme being one more entry); the
+       same for the themes' self-identified totals, where hiding a total hides its theme's whole column.
+
+    A community is flagged under-represented in a theme when its share there is below half its overall
+    share and neither figure is suppressed.
+    """
+    codes = list(identity.Community.values)
+    labels = dict(identity.Community.choices)
+    keys = [t.pk for t in themes]
+    raw = {pk: {c: counts.communities[pk][c] for c in codes} for pk in keys}
+    base = {pk: counts.self_identified[pk] for pk in keys}
+    overall_base = counts.overall_self_identified
+    overall = suppression.suppress_memberships(
+        {c: counts.overall_communities[c] for c in codes}, overall_base, INDIGENOUS_GROUPS
+    )
+    cells = {pk: suppression.suppress_memberships(raw[pk], base[pk], INDIGENOUS_GROUPS) for pk in keys}
+    base_shown: dict[int, int | None] = {pk: None if suppression.is_sensitive(base[pk]) else base[pk] for pk in keys}
+    overall_base_shown = None if suppression.is_sensitive(overall_base) else overall_base
+
+    def hide_theme(pk: int) -> None:
+        base_shown[pk] = None
+        for c in codes:
+            cells[pk][c] = None
+
+    changed = True
+    while changed:
+        changed = False
+        # The themes' self-identified totals add up (with the voices in no shown theme) to the overall one.
+        if overall_base_shown is not None:
+            pk = _complement(keys, base, base_shown, overall_base)
+            if pk is not None:
+                hide_theme(pk)
+                changed = True
+        for c in codes:
+            if overall[c] is None:
+                continue
+            column = {pk: cells[pk][c] for pk in keys}
+            pk = _complement(keys, {k: raw[k][c] for k in keys}, column, counts.overall_communities[c])
+            if pk is not None:
+                cells[pk][c] = None
+                changed = True
+        for pk in keys:
+            changed |= _protect_groups(cells[pk], raw[pk])
+
+    def share(count: int | None, total: int | None) -> float | None:
+        if count is None or not total:
+            return None
+        return 100 * count / total
+
+    overall_share = {c: share(overall[c], overall_base_shown) for c in codes}
+    result = []
+    for theme in themes:
+        rows = []
+        for c in codes:
+            count = cells[theme.pk][c]
+            theme_share = share(count, base_shown[theme.pk])
+            under = (
+                theme_share is not None
+                and overall_share[c] is not None
+                and overall_share[c] > 0
+                and theme_share < UNDER_REPRESENTED_RATIO * overall_share[c]
+            )
+            rows.append(EquityRow(c, str(labels[c]), count, theme_share, overall[c], overall_share[c], under))
+        result.append(EquityTheme(theme.key, theme.name, theme.name_language, base_shown[theme.pk], rows))
+    return Equity(overall_base_shown, result)
+
+
+def _complement(keys: Sequence[int], raw: dict[int, int], shown: dict[int, int | None], total: int) -> int | None:
+    """In a line of entries adding up, with the unpublished remainder, to a published ``total``: the
+    entry to hide when exactly one is hidden (the smallest published positive one), else None."""
+    remainder = total - sum(raw[k] for k in keys)
+    hidden = sum(1 for k in keys if shown[k] is None) + suppression.is_sensitive(remainder)
+    if hidden != 1:
+        return None
+    candidates = [k for k in keys if shown[k] is not None and raw[k] > 0]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda k: (raw[k], keys.index(k)))
+
+
+def _protect_groups(cells: dict[str, int | None], raw: dict[str, int]) -> bool:
+    """Keep ``suppress_memberships``' rule after more cells were hidden: a hidden Indigenous group hides
+    its children, and a hidden child is never the only one. True if anything changed."""
+    changed = False
+    for parent, children in INDIGENOUS_GROUPS:
+        if cells[parent] is None and raw[parent] > 0:
+            for child in children:
+                if cells[child] is not None:
+                    cells[child] = None
+                    changed = True
+            continue
+        hidden = [c for c in children if cells[c] is None and raw[c] > 0]
+        if len(hidden) == 1:
+            shown = [c for c in children if cells[c] is not None and raw[c] > 0]
+            if shown:
+                cells[min(shown, key=lambda c: raw[c])] = None
+                changed = True
+    return changed
+
+
+# --- the chart --------------------------------------------------------------------------------------
+
+CHART_WIDTH = 760
+CHART_LABEL_WIDTH = 300
+CHART_BAR_HEIGHT = 24
+CHART_GAP = 12
+CHART_LABEL_CHARS = 42
+
+
+def bar_chart(themes: Iterable[ThemeReport]) -> Chart:
+    """Geometry of a horizontal bar chart of theme sizes (the template draws it as inline SVG)."""
+    themes = list(themes)
+    largest = max((t.size for t in themes), default=0) or 1
+    room = CHART_WIDTH - CHART_LABEL_WIDTH - 70  # space for the value after the longest bar
+    bars = []
+    for i, theme in enumerate(themes):
+        y = CHART_GAP + i * (CHART_BAR_HEIGHT + CHART_GAP)
+        width = room * theme.size / largest
+        bars.append(
+            Bar(
+                label=Truncator(theme.name).chars(CHART_LABEL_CHARS),
+                full_label=theme.name,
+                value=theme.size,
+                y=y,
+                width=round(width, 1),
+                text_y=y + CHART_BAR_HEIGHT * 0.7,
+                value_x=round(CHART_LABEL_WIDTH + width + 8, 1),
+            )
+        )
+    height = CHART_GAP + len(bars) * (CHART_BAR_HEIGHT + CHART_GAP)
+    return Chart(CHART_WIDTH, height, CHART_LABEL_WIDTH, CHART_BAR_HEIGHT, bars)
+
+
+def report_stamp(run: SynthesisRun) -> str:
+    """Changes whenever the report of ``run`` could change: curation, publication, or an eligible voice
+    leaving (a withdrawal). Used to key the cached PDF."""
+    updated = Curation.objects.filter(campaign_id=run.campaign_id).aggregate(at=Max("updated_at"))["at"]
+    action = CurationAction.objects.filter(campaign_id=run.campaign_id).aggregate(last=Max("id"))["last"]
+    eligible = eligible_memberships(run).count()
+    published = eligible_memberships(run).filter(voice__status=Voice.Status.PUBLISHED).count()
+    parts = [run.pk, run.published_at and run.published_at.timestamp(), updated and updated.timestamp(), action]
+    return ":".join(str(p) for p in [*parts, eligible, published])
