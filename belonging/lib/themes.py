@@ -35,7 +35,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -346,17 +346,26 @@ def neighbours(X: np.ndarray, n_neighbors: int, seed: int = 0) -> tuple[np.ndarr
     return index, sims
 
 
-def _communities(index: np.ndarray, sims: np.ndarray, resolution: float, seed: int) -> np.ndarray:
-    """Leiden communities (modularity at ``resolution``) of the weighted nearest-neighbour graph."""
+def similarity_graph(index: np.ndarray, sims: np.ndarray) -> Any:
+    """The undirected weighted graph of nearest neighbours (an ``igraph.Graph``): an edge between two
+    items when either is among the other's neighbours, weighted by their cosine (at least 1e-6)."""
+    import igraph
+    from scipy import sparse
+
+    n, k = index.shape
+    rows = np.repeat(np.arange(n), k)
+    weights = np.clip(sims.ravel(), 1e-6, None).astype(np.float64)
+    matrix = sparse.coo_matrix((weights, (rows, index.ravel())), shape=(n, n)).tocsr()
+    matrix = sparse.triu(matrix.maximum(matrix.T), k=1).tocsr()
+    return igraph.Graph.Weighted_Adjacency(matrix, mode="upper", attr="weight", loops=False)
+
+
+def _communities(graph: Any, resolution: float, seed: int) -> np.ndarray:
+    """Leiden communities (modularity at ``resolution``, seeded) of the similarity graph."""
     import random
 
     import igraph
 
-    n, k = index.shape
-    rows = np.repeat(np.arange(n), k)
-    graph = igraph.Graph(n=n, edges=np.column_stack([rows, index.ravel()]).tolist(), directed=False)
-    graph.es["weight"] = np.clip(sims.ravel(), 1e-6, None).astype(float).tolist()
-    graph.simplify(combine_edges="max")
     igraph.set_random_number_generator(random.Random(seed))
     partition = graph.community_leiden(
         objective_function="modularity", weights="weight", resolution=resolution, n_iterations=-1
@@ -372,11 +381,11 @@ def cluster(X: np.ndarray, config: Config) -> tuple[np.ndarray, dict[int, float]
     n = X.shape[0]
     if n < 2:
         return np.zeros(n, dtype=np.int64), {}
-    index, sims = neighbours(X, config.neighbours, config.seed)
+    graph = similarity_graph(*neighbours(X, config.neighbours, config.seed))
     tried: dict[int, float] = {}
 
     def run(resolution: float) -> tuple[np.ndarray, int]:
-        labels = _communities(index, sims, resolution, config.seed)
+        labels = _communities(graph, resolution, config.seed)
         themes = sum(1 for size in Counter(labels.tolist()).values() if size >= config.min_theme_size)
         tried[themes] = resolution
         return labels, themes
