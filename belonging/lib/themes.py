@@ -200,6 +200,8 @@ class Config:
     quotes: int = 5
     keyphrases: int = 8
     neighbours: int = 12  # edges per item in the similarity graph
+    min_phrase_voices: int = 3  # a keyphrase must be used by this many of the theme's voices
+    min_language_voices: int = 5  # keyphrases in a language need this many of the theme's voices in it
 
     def __post_init__(self) -> None:
         if self.min_themes < 1 or self.max_themes < self.min_themes:
@@ -466,7 +468,9 @@ def synthesize(
         themes.append(_describe_rows([items[usable[r]] for r in rows], X[rows], centre, config))
     progress(0.9, "match")
     themes = match_previous(themes, previous)
-    label_themes(themes, [items[i] for i in usable], config.keyphrases)
+    label_themes(
+        themes, [items[i] for i in usable], config.keyphrases, config.min_phrase_voices, config.min_language_voices
+    )
     progress(1.0, "done")
     return _result(items, themes, reasons, k, scores, offsets)
 
@@ -687,15 +691,25 @@ def _fold_for_words(text: str) -> str:
     return fold(re.sub(r"\b(?:qu|[cdjlmnst])['’]", " ", text or "", flags=re.IGNORECASE))
 
 
-def keyphrases(texts_by_theme: Mapping[str, Sequence[str]], n: int = 8) -> dict[str, list[str]]:
+MIN_VOICES_PER_PHRASE = Config.min_phrase_voices
+MIN_VOICES_PER_LANGUAGE = Config.min_language_voices
+
+
+def keyphrases(
+    texts_by_theme: Mapping[str, Sequence[str]], n: int = 8, min_voices: int = MIN_VOICES_PER_PHRASE
+) -> dict[str, list[str]]:
     """Class-based TF-IDF keyphrases (word 1–2-grams, stop words removed) for each theme of one
-    language, from all of that language's themes at once."""
+    language, from all of that language's themes at once. A phrase used by fewer than ``min_voices``
+    of the theme's voices is never chosen, so a name, an address or a rare detail from one voice
+    cannot become a keyphrase (or a theme's default name)."""
+    from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
 
     keys = [k for k, texts in texts_by_theme.items() if texts]
     if not keys:
         return {k: [] for k in texts_by_theme}
-    documents = [" ".join(texts_by_theme[k]) for k in keys]
+    texts = [text for k in keys for text in texts_by_theme[k]]
+    owner = np.repeat(np.arange(len(keys)), [len(texts_by_theme[k]) for k in keys])
     vectorizer = CountVectorizer(
         preprocessor=_fold_for_words,
         token_pattern=r"(?u)\b[a-z][a-z0-9]+\b",
@@ -703,10 +717,13 @@ def keyphrases(texts_by_theme: Mapping[str, Sequence[str]], n: int = 8) -> dict[
         ngram_range=(1, 2),
     )
     try:
-        counts = vectorizer.fit_transform(documents)
+        per_voice = vectorizer.fit_transform(texts)
     except ValueError:  # only stop words
         return {k: [] for k in texts_by_theme}
     terms = vectorizer.get_feature_names_out()
+    membership = sparse.csr_matrix((np.ones(len(texts)), (owner, np.arange(len(texts)))), shape=(len(keys), len(texts)))
+    counts = (membership @ per_voice).tocsr()  # theme x term occurrences
+    voices = (membership @ (per_voice > 0).astype(np.float64)).tocsr()  # theme x term: voices using it
     tf = counts.multiply(1.0 / np.maximum(counts.sum(axis=1), 1)).tocsr()
     average = counts.sum() / len(keys)
     idf = np.log(1 + average / np.maximum(np.asarray(counts.sum(axis=0)).ravel(), 1))
@@ -714,9 +731,12 @@ def keyphrases(texts_by_theme: Mapping[str, Sequence[str]], n: int = 8) -> dict[
     out: dict[str, list[str]] = {k: [] for k in texts_by_theme}
     for row, key in enumerate(keys):
         line = scores.getrow(row)
+        used_by = voices.getrow(row).toarray().ravel()
         order = line.indices[np.argsort(-line.data, kind="stable")]
         phrases: list[str] = []
         for index in order:
+            if used_by[index] < min_voices:
+                continue
             term = str(terms[index])
             if any(term in p.split() or p in term.split() for p in phrases if " " in term or " " in p):
                 continue
@@ -727,13 +747,23 @@ def keyphrases(texts_by_theme: Mapping[str, Sequence[str]], n: int = 8) -> dict[
     return out
 
 
-def label_themes(themes: Sequence[Theme], items: Sequence[Item], n: int = 8) -> None:
-    """Fill each theme's keyphrases, per language present among its members, in place."""
+def label_themes(
+    themes: Sequence[Theme],
+    items: Sequence[Item],
+    n: int = 8,
+    min_voices: int = MIN_VOICES_PER_PHRASE,
+    min_language_voices: int = MIN_VOICES_PER_LANGUAGE,
+) -> None:
+    """Set each theme's keyphrases, per language with at least ``min_language_voices`` of its
+    members (fewer voices could be recognised from their words), in place."""
     by_id = {item.id: item for item in items}
     languages = sorted({lang for t in themes for lang in t.languages})
+    for theme in themes:
+        theme.keyphrases = {}
     for lang in languages:
         texts = {t.id: [by_id[m].text for m in t.member_ids if by_id[m].language == lang] for t in themes}
-        for tid, phrases in keyphrases(texts, n).items():
+        texts = {tid: ts for tid, ts in texts.items() if len(ts) >= min_language_voices}
+        for tid, phrases in keyphrases(texts, n, min_voices).items():
             theme = next(t for t in themes if t.id == tid)
             if phrases:
                 theme.keyphrases[lang] = phrases

@@ -80,7 +80,9 @@ def small(e5):
     return items, gold, e5.embed([i.text for i in items])
 
 
-SMALL_CONFIG = T.Config(min_themes=2, max_themes=6, min_theme_size=3, neighbours=5)
+SMALL_CONFIG = T.Config(
+    min_themes=2, max_themes=6, min_theme_size=3, neighbours=5, min_phrase_voices=2, min_language_voices=3
+)
 
 
 # --- embeddings ---------------------------------------------------------------------------------------
@@ -157,11 +159,31 @@ def test_finds_the_topics_across_languages(small):
     assert result.coverage.total == 24 and result.coverage.in_themes == 24 and result.coverage.share == 1.0
     for theme in result.themes:
         assert set(theme.languages) == {"en", "fr"}
-        assert set(theme.keyphrases) == {"en", "fr"} and all(theme.keyphrases.values())
+        assert set(theme.keyphrases) == {lang for lang, n in theme.languages.items() if n >= 3}
+        assert all(theme.keyphrases.values())
         assert set(theme.quote_ids) <= set(theme.member_ids) and len(set(theme.quote_ids)) == len(theme.quote_ids)
     hockey = next(t for t in result.themes if "hockey-0" in t.member_ids)
     assert {"hockey", "arena", "ice"} & set(hockey.keyphrases["en"])
     assert {"hockey", "arena", "glace"} & set(hockey.keyphrases["fr"])
+
+
+def test_keyphrases_never_come_from_one_voice_or_a_lone_language():
+    hockey = TOPICS["hockey"]
+    english = [t for i, t in enumerate(hockey) if i % 2 == 0] + [
+        "Hockey night at the arena is the best evening of the week.",
+        "The arena hosts hockey for every age group all winter.",
+    ]
+    items = [T.Item(f"en-{i}", text, "en") for i, text in enumerate(english)]
+    items.append(T.Item("fr-lone", "Mon voisin Jean Tremblay au 12 rue Gilford joue au hockey.", "fr"))
+    items.append(T.Item("en-name", "Coach Gagnon at Gilford arena taught my son hockey.", "en"))
+    theme = T.Theme("t", [i.id for i in items], np.zeros(3, np.float32), {}, [], {"en": 7, "fr": 1})
+    other = T.Theme("u", [], np.zeros(3, np.float32), {}, [], {})
+    T.label_themes([theme, other], items)
+    assert set(theme.keyphrases) == {"en"}  # one French voice gets no French keyphrases
+    assert "hockey" in theme.keyphrases["en"] and "arena" in theme.keyphrases["en"]
+    assert not {"gagnon", "coach", "gilford", "son"} & set(theme.keyphrases["en"])  # used by one voice
+    phrases = T.keyphrases({"a": ["rare word here", "common thing", "common thing again"]}, min_voices=2)
+    assert phrases == {"a": ["common"]}
 
 
 def test_is_deterministic_for_a_seed(small):
@@ -253,8 +275,9 @@ def test_split_and_describe_for_curation(small):
     parts = T.split(both, vectors[rows], result.offsets, parts=2, config=SMALL_CONFIG)
     assert sorted(p.size for p in parts) == [8, 8]
     assert {frozenset(i[:4] for i in p.member_ids) for p in parts} == {frozenset({"food"}), frozenset({"hock"})}
-    T.label_themes(parts, both)
-    assert all(p.keyphrases["en"] and p.keyphrases["fr"] for p in parts)
+    T.label_themes(parts, both, min_voices=2, min_language_voices=3)
+    hockey = next(p for p in parts if "hockey-0" in p.member_ids)
+    assert "hockey" in hockey.keyphrases["en"] and "hockey" in hockey.keyphrases["fr"]
     with pytest.raises(ValueError):
         T.split(both[:1], vectors[rows[:1]], result.offsets, parts=2)
 
