@@ -320,7 +320,7 @@ def neighbours(X: np.ndarray, n_neighbors: int, seed: int = 0) -> tuple[np.ndarr
             block = rows[start : start + 1024]
             S = X[block] @ Xc.T
             S[np.arange(len(block)), np.searchsorted(candidates, block)] = -np.inf  # not its own neighbour
-            top = np.argpartition(-S, kk - 1, axis=1)[:, :kk]
+            top = np.argpartition(S, -kk, axis=1)[:, -kk:]  # the kk largest, unordered
             top_s = np.take_along_axis(S, top, axis=1)
             order = np.argsort(-top_s, axis=1, kind="stable")
             index[block, :kk] = candidates[np.take_along_axis(top, order, axis=1)]
