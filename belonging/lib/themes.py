@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +39,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-
-from belonging.lib.textfold import fold
 
 ItemId = Hashable
 
@@ -482,10 +481,13 @@ def _centres(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def _centres_of(X: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
     """Unit mean vector of the rows of each label 0..count-1 (rows labelled -1 are left out)."""
-    sums = np.zeros((count, X.shape[1]), dtype=np.float64)
-    inside = labels >= 0
-    np.add.at(sums, labels[inside], X[inside])
-    return normalize_rows(sums)
+    from scipy import sparse
+
+    inside = np.flatnonzero(labels >= 0)
+    onehot = sparse.csr_matrix(
+        (np.ones(len(inside), dtype=np.float32), (labels[inside], inside)), shape=(count, X.shape[0])
+    )
+    return normalize_rows(np.asarray(onehot @ X))
 
 
 def _has_words(text: str) -> bool:
@@ -687,8 +689,16 @@ def representative(X: np.ndarray, centre: np.ndarray, n: int, diversity: float =
     return chosen
 
 
+_ELISION = re.compile(r"\b(?:qu|[cdjlmnst])['’]", re.IGNORECASE)
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss"})
+
+
 def _fold_for_words(text: str) -> str:
-    return fold(re.sub(r"\b(?:qu|[cdjlmnst])['’]", " ", text or "", flags=re.IGNORECASE))
+    """Lower-case ASCII words for keyphrases: French elisions split off (l'école → école), accents
+    and ligatures folded (as ``textfold.fold`` does; letters with no ASCII form are dropped, which
+    the ``[a-z]`` word pattern would do anyway)."""
+    text = _ELISION.sub(" ", text or "").casefold().translate(_LIGATURES)
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 MIN_VOICES_PER_PHRASE = Config.min_phrase_voices
