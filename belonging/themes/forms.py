@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -67,9 +68,14 @@ class StartRunForm(forms.Form):
     )
     max_themes = _count_field(_("Most themes"), 30, "")
     backend = forms.ChoiceField(label=_("How voices are compared"), choices=Backend.choices, initial=Backend.E5)
+    # A fresh key each time the form is shown: the same form sent twice (a double click, a resent page)
+    # starts one run. Optional, so a form without it still works (without that protection).
+    request_key = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, campaign: Campaign, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("request_key", uuid.uuid4())
         self.fields["place"].queryset = Place.objects.filter(campaign=campaign).order_by("name_en")
         self.fields["prompt"].queryset = Prompt.objects.filter(campaign=campaign).order_by("position", "id")
         highest = settings.THEMES_MAX_THEMES

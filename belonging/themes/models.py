@@ -79,7 +79,11 @@ class SynthesisRun(models.Model):
     error = models.TextField(blank=True)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Heartbeat: set by every progress write, so a run "running" with an old heartbeat is known stale.
+    updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The start form's one-time key: the same form posted twice starts one run.
+    request_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     published_at = models.DateTimeField(null=True, blank=True)  # shown on "What we heard" when set
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

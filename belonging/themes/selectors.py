@@ -4,25 +4,38 @@ equity lens, themes by province and by language, and what organizers need to cur
 Only voices still eligible count anywhere here: approved by moderators (published or accepted) and
 consented to analysis. A voice withdrawn, taken down or whose consent ended after a run disappears
 from every size, table and quote at once, without waiting for the next run. Quotes are only ever
-published voices. Counts by place or by self-identified community follow the small-cell rule
-(DESIGN.md §6, ``belonging.lib.suppression``).
+published voices. Counts by place or by self-identified community are counts of people (a person
+counted once however many voices they shared), taken from the run's own memberships only (a voice
+placed provisionally after the run waits for the next one), and follow the small-cell rule (DESIGN.md
+§6, ``belonging.lib.suppression``).
+
+The public report and its PDF are cached under ``report_stamp``: the run, its publication time and the
+campaign's report version, which ``bump_report_version`` moves whenever the report can change.
 """
 
 from __future__ import annotations
 
+import secrets
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Max, QuerySet
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils.formats import date_format
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import ngettext, override
 
 from belonging.core import identity
+from belonging.core.i18n import current_language
 from belonging.core.models import Campaign
 from belonging.core.provinces import Province
 from belonging.lib import suppression
@@ -78,8 +91,161 @@ def run_for_campaign_page(run_id: int) -> SynthesisRun | None:
     return SynthesisRun.objects.select_related("campaign", "place", "prompt", "started_by").filter(pk=run_id).first()
 
 
-def history(campaign: Campaign, limit: int = HISTORY_LENGTH) -> QuerySet[CurationAction]:
-    return CurationAction.objects.filter(campaign=campaign).select_related("actor")[:limit]
+def history(campaign: Campaign, limit: int = HISTORY_LENGTH) -> list[CurationAction]:
+    """The latest curation actions, newest first, each with ``change``: what it changed, in words in the
+    active language (the names before and after, the theme merged into, the themes split into, the
+    quote pinned), as safe HTML with the language of every name and quote marked."""
+    actions = list(CurationAction.objects.filter(campaign=campaign).select_related("actor")[:limit])
+    language = current_language()
+    names = _theme_names(campaign, language)
+    quotes = _history_quotes(actions)
+    for action in actions:
+        action.change = _describe(action, names, quotes)  # type: ignore[attr-defined]
+    return actions
+
+
+def _theme_names(campaign: Campaign, language: str) -> dict[str, tuple[str, str]]:
+    """key -> (name, language of the name) of the campaign's themes: as named in the latest finished run,
+    and for keys no longer in it, the organizers' names where they gave some."""
+    curations = {c.key: c for c in Curation.objects.filter(campaign=campaign)}
+    names: dict[str, tuple[str, str]] = {}
+    for key, curation in curations.items():
+        for lang in (language, _other(language)):
+            value = getattr(curation, f"name_{lang}", "")
+            if value:
+                names[key] = (value, lang)
+                break
+    run = latest_done_run(campaign)
+    if run is not None:
+        for theme in Theme.objects.filter(run=run).only("key", "keyphrases", "position"):
+            name, name_language, _curated = _name(theme, curations.get(theme.key), language)
+            names[theme.key] = (name, name_language)
+    return names
+
+
+def _history_quotes(actions: Sequence[CurationAction]) -> dict[str, Voice]:
+    """public id -> the published voice, for the quotes pinned or unpinned in ``actions``."""
+    wanted = set()
+    for action in actions:
+        if action.action not in (CurationAction.Action.PIN, CurationAction.Action.UNPIN):
+            continue
+        for side in ("before", "after"):
+            value = _detail(action, side).get("voice")
+            try:
+                wanted.add(uuid.UUID(str(value)))
+            except ValueError:
+                continue
+    if not wanted:
+        return {}
+    voices = Voice.objects.filter(public_id__in=wanted, status=Voice.Status.PUBLISHED).only(
+        "id", "public_id", "title", "text", "redacted_text", "language", "status"
+    )
+    return {str(v.public_id): v for v in voices}
+
+
+def _detail(action: CurationAction, side: str) -> dict[str, Any]:
+    detail = action.detail if isinstance(action.detail, dict) else {}
+    value = detail.get(side)
+    return value if isinstance(value, dict) else {}
+
+
+def _words(template: str, **values: Any) -> SafeString:
+    """A translated sentence with ``%(name)s`` places filled with HTML: the sentence is escaped, and so
+    are the values unless already safe (``format_html`` for gettext's %-style)."""
+    safe = {k: v if isinstance(v, int) else conditional_escape(v) for k, v in values.items()}
+    return mark_safe(conditional_escape(template) % safe)
+
+
+def _theme_ref(key: str, names: dict[str, tuple[str, str]]) -> SafeString:
+    found = names.get(key)
+    if found is None:
+        return format_html("<code>{}</code>", key)
+    return format_html('<span lang="{}">{}</span>', found[1], found[0])
+
+
+def _quote_ref(public_id: str, quotes: dict[str, Voice]) -> SafeString:
+    voice = quotes.get(public_id)
+    if voice is None:
+        return _words(_("a voice no longer published"))
+    excerpt = voice.title or Truncator(voice.public_text).words(12)
+    url = reverse("voices:detail", args=[voice.public_id])
+    return format_html('<q lang="{}"><a href="{}">{}</a></q>', voice.language, url, excerpt)
+
+
+def _describe(action: CurationAction, names: dict[str, tuple[str, str]], quotes: dict[str, Voice]) -> SafeString:
+    """What ``action`` changed, in words (``CurationAction.detail`` holds the values before and after)."""
+    before, after = _detail(action, "before"), _detail(action, "after")
+    kind = action.action
+    if kind == CurationAction.Action.RENAME:
+        parts = []
+        for lang, label in (("en", _("English name")), ("fr", _("French name"))):
+            old, new = str(before.get(f"name_{lang}") or ""), str(after.get(f"name_{lang}") or "")
+            if old == new:
+                continue
+            old_html = format_html('<span lang="{}">{}</span>', lang, old)
+            new_html = format_html('<span lang="{}">{}</span>', lang, new)
+            if old and new:
+                parts.append(
+                    _words(
+                        _("%(field)s: “%(before)s” became “%(after)s”"), field=label, before=old_html, after=new_html
+                    )
+                )
+            elif new:
+                parts.append(
+                    _words(_("%(field)s: “%(after)s” (it was named by its key words)"), field=label, after=new_html)
+                )
+            else:
+                parts.append(
+                    _words(
+                        _("%(field)s: “%(before)s” removed (it is named by its key words again)"),
+                        field=label,
+                        before=old_html,
+                    )
+                )
+        if not parts:
+            return _words(_("The names did not change."))
+        return format_html_join(mark_safe("<br>"), "{}", ((p,) for p in parts))
+    if kind == CurationAction.Action.MERGE:
+        target = str(after.get("merged_into") or "")
+        if not target:
+            return _words(_("No longer merged into another theme."))
+        return _words(_("Merged into “%(theme)s”: its voices are now in that theme."), theme=_theme_ref(target, names))
+    if kind == CurationAction.Action.SPLIT:
+        keys = [str(k) for k in after.get("split_into") or []]
+        sizes = list(after.get("sizes") or [])
+        parts = []
+        for i, key in enumerate(keys):
+            size = sizes[i] if i < len(sizes) and isinstance(sizes[i], int) else None
+            ref = _theme_ref(key, names)
+            if size is None:
+                parts.append(_words(_("“%(theme)s”"), theme=ref))
+            else:
+                parts.append(
+                    _words(
+                        ngettext("“%(theme)s” (%(count)d voice)", "“%(theme)s” (%(count)d voices)", size),
+                        theme=ref,
+                        count=size,
+                    )
+                )
+        joined = format_html_join(mark_safe("; "), "{}", ((p,) for p in parts))
+        return _words(_("Split into: %(themes)s."), themes=joined)
+    if kind == CurationAction.Action.PIN:
+        new, old = str(after.get("voice") or ""), str(before.get("voice") or "")
+        if old and old != new:
+            return _words(
+                _("Pinned quote: %(quote)s, instead of %(previous)s."),
+                quote=_quote_ref(new, quotes),
+                previous=_quote_ref(old, quotes),
+            )
+        return _words(_("Pinned quote: %(quote)s."), quote=_quote_ref(new, quotes))
+    if kind == CurationAction.Action.UNPIN:
+        old = str(before.get("voice") or "")
+        return _words(_("No quote pinned any more (it was %(quote)s)."), quote=_quote_ref(old, quotes))
+    if kind == CurationAction.Action.HIDE:
+        return _words(_("Left out of the public report; its voices still count in every figure."))
+    if kind == CurationAction.Action.SHOW:
+        return _words(_("Back in the public report."))
+    return _words("—")
 
 
 def eligible_memberships(run: SynthesisRun) -> QuerySet[Membership]:
@@ -178,11 +344,13 @@ class Coverage:
 
 @dataclass(frozen=True)
 class EquityRow:
+    """One community in one theme: people, not voices (see ``_equity``)."""
+
     community: str
     label: str
-    count: int | None  # None: suppressed
-    share: float | None  # 0..100
-    overall_count: int | None
+    count: int | None  # self-identified people of the theme in the community (None: suppressed)
+    share: float | None  # of the theme's self-identified people, 0..100
+    overall_count: int | None  # self-identified people in the community among all analysed
     overall_share: float | None
     under_represented: bool
 
@@ -192,7 +360,7 @@ class EquityTheme:
     key: str
     name: str
     name_language: str
-    base: int | None  # self-identified voices in the theme (None: suppressed)
+    base: int | None  # self-identified people with a voice in the theme (None: suppressed)
     rows: list[EquityRow]
 
     @property
@@ -202,7 +370,7 @@ class EquityTheme:
 
 @dataclass
 class Equity:
-    base: int | None  # self-identified voices among all analysed (None: suppressed)
+    base: int | None  # self-identified people among all analysed (None: suppressed)
     themes: list[EquityTheme]
 
     @property
@@ -222,7 +390,7 @@ class CrossRow:
     name: str
     name_language: str
     cells: list[int | None]  # None: suppressed
-    total: int
+    total: int | None  # None: suppressed
 
 
 @dataclass
@@ -235,6 +403,7 @@ class CrossTable:
 class Bar:
     label: str
     full_label: str
+    language: str  # the language of the theme's name (for the lang attribute)
     value: int
     y: float
     width: float
@@ -270,6 +439,19 @@ class Report:
     @property
     def hidden_count(self) -> int:
         return sum(1 for t in self.themes if t.hidden)
+
+    @property
+    def public_run(self) -> SynthesisRun | None:
+        """The run "What we heard" shows now (read when asked: the curation page asks, the public page
+        does not)."""
+        return latest_published_run(self.campaign)
+
+    @property
+    def is_public(self) -> bool:
+        """Whether this report's run is the one "What we heard" shows: then every curation shows there
+        at once, with no further step."""
+        public = self.public_run
+        return public is not None and public.pk == self.run.pk
 
 
 def _other(language: str) -> str:
@@ -313,24 +495,46 @@ def _keyphrases(theme: Theme, language: str) -> tuple[list[str], str]:
 
 @dataclass
 class _Counts:
-    """Per-theme and overall tallies of the run's eligible memberships (one pass over one query)."""
+    """Tallies of the run's eligible memberships, from one pass over one query.
+
+    Voices: ``analysed``, ``reasons``, ``size``, ``provisional``, ``languages`` and ``members`` count
+    every eligible voice, provisional ones included (they are part of a theme's size and quotes).
+
+    People: ``people``, ``provinces``, ``communities``, ``self_identified`` and the overall figures count
+    each person once (see ``_person``) and only from the run's own memberships, never from the
+    provisional ones added since: a voice approved after the run must not move a count by identity or
+    place, or watching "14 → 15" would reveal how its author self-identified. Withdrawals still
+    subtract, as every eligible-only figure does.
+    """
 
     analysed: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     size: Counter[int] = field(default_factory=Counter)
     provisional: Counter[int] = field(default_factory=Counter)
     languages: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    provinces: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     members: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
-    communities: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    self_identified: Counter[int] = field(default_factory=Counter)
-    overall_communities: Counter[str] = field(default_factory=Counter)
-    overall_self_identified: int = 0
     provisional_in_themes: int = 0
+    people: Counter[int] = field(default_factory=Counter)  # theme -> people
+    provinces: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # theme -> people
+    communities: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # theme -> people
+    self_identified: Counter[int] = field(default_factory=Counter)  # theme -> self-identified people
+    overall_communities: Counter[str] = field(default_factory=Counter)  # people
+    overall_self_identified: int = 0  # people
+
+
+def _person(voice_id: int, email: str) -> str:
+    """Who wrote a voice, as ``_community_table`` in the voices' selectors tells people apart: by the
+    normalized email (never shown). A voice without one (withdrawn voices, which are not eligible
+    anyway) stands for a person of its own."""
+    return email or f"#{voice_id}"
 
 
 def _tally(run: SynthesisRun) -> _Counts:
     counts = _Counts()
+    # person -> (voice id, communities) of their latest self-identified voice in the run
+    answers: dict[str, tuple[int, set[str]]] = {}
+    # theme -> person -> (voice id, province) of their latest voice in the theme
+    authors: dict[int, dict[str, tuple[int, str]]] = defaultdict(dict)
     rows = eligible_memberships(run).values_list(
         "voice_id",
         "theme_id",
@@ -338,31 +542,46 @@ def _tally(run: SynthesisRun) -> _Counts:
         "provisional",
         "voice__language",
         "voice__province",
+        "voice__email_normalized",
         "voice__consent_self_id",
         "voice__self_identification__communities",
     )
-    for voice_id, theme_id, reason, provisional, language, province, consent_self_id, encoded in rows.iterator(
+    for voice_id, theme_id, reason, provisional, language, province, email, consent_self_id, encoded in rows.iterator(
         chunk_size=5000
     ):
         counts.analysed += 1
-        identified = bool(consent_self_id) and encoded is not None
-        codes = identity.decode_communities(encoded) if identified else set()
-        if identified:
-            counts.overall_self_identified += 1
-            counts.overall_communities.update(codes)
         if theme_id is None:
             counts.reasons[reason] += 1
-            continue
-        counts.size[theme_id] += 1
-        counts.members[theme_id].add(voice_id)
-        counts.languages[theme_id][language] += 1
-        counts.provinces[theme_id][province or NOT_GIVEN] += 1
+        else:
+            counts.size[theme_id] += 1
+            counts.members[theme_id].add(voice_id)
+            counts.languages[theme_id][language] += 1
+            if provisional:
+                counts.provisional[theme_id] += 1
+                counts.provisional_in_themes += 1
         if provisional:
-            counts.provisional[theme_id] += 1
-            counts.provisional_in_themes += 1
-        if identified:
-            counts.self_identified[theme_id] += 1
-            counts.communities[theme_id].update(codes)
+            continue  # in no count of people until the next run
+        person = _person(voice_id, email)
+        if consent_self_id and encoded is not None:
+            found = answers.get(person)
+            if found is None or voice_id > found[0]:
+                answers[person] = (voice_id, identity.decode_communities(encoded))
+        if theme_id is not None:
+            found_place = authors[theme_id].get(person)
+            if found_place is None or voice_id > found_place[0]:
+                authors[theme_id][person] = (voice_id, province or NOT_GIVEN)
+
+    counts.overall_self_identified = len(answers)
+    for _voice_id, codes in answers.values():
+        counts.overall_communities.update(codes)
+    for theme_id, people in authors.items():
+        counts.people[theme_id] = len(people)
+        for person, (_voice_id, province) in people.items():
+            counts.provinces[theme_id][province] += 1
+            found = answers.get(person)
+            if found is not None:
+                counts.self_identified[theme_id] += 1
+                counts.communities[theme_id].update(found[1])
     return counts
 
 
@@ -500,11 +719,14 @@ def _scope(run: SynthesisRun) -> list[tuple[str, str]]:
 
 
 def _by_province(themes: Sequence[ThemeReport], counts: _Counts) -> CrossTable:
-    """Voices of each theme by province or territory, with small cells suppressed.
+    """People of each theme by province or territory, with small cells suppressed.
 
-    Each theme's size is published, so its row is suppressed as one line with that total
-    (``suppress_1d``): a single hidden cell is never left to be worked out by subtraction. Provinces
-    with no voice in any shown theme are left out (a column of zeros reveals no one).
+    Counts people, not voices (DESIGN.md §6: fewer than 10 people): each person once per theme, in the
+    province of their latest voice in it, from the run's own memberships (not the provisional ones,
+    see ``_Counts``). Each row is published with its total of people, so it is suppressed as one line
+    (``suppress_1d``): a single hidden cell is never left to be worked out by subtraction; a theme of 1
+    to 9 people shows no breakdown and no total. Provinces with nobody in any shown theme are left out
+    (a column of zeros reveals no one).
     """
     names = dict(Province.choices)
     present = {code for t in themes for code, n in counts.provinces[t.pk].items() if n}
@@ -512,17 +734,21 @@ def _by_province(themes: Sequence[ThemeReport], counts: _Counts) -> CrossTable:
     columns = [Column(c, str(names[c]) if c else _("Not given")) for c in codes]
     rows = []
     for theme in themes:
+        people = counts.people[theme.pk]
         raw = {c: counts.provinces[theme.pk].get(c, 0) for c in codes}
-        if suppression.is_sensitive(theme.size):  # 1 to 9 voices: no breakdown at all
+        total: int | None = people
+        if suppression.is_sensitive(people):  # 1 to 9 people: no breakdown at all
             safe: dict[str, int | None] = {c: None for c in codes}
+            total = None
         else:
-            safe = suppression.suppress_1d(raw, total=theme.size)
-        rows.append(CrossRow(theme.key, theme.name, theme.name_language, [safe[c] for c in codes], theme.size))
+            safe = suppression.suppress_1d(raw, total=people)
+        rows.append(CrossRow(theme.key, theme.name, theme.name_language, [safe[c] for c in codes], total))
     return CrossTable(columns, rows)
 
 
 def _by_language(themes: Sequence[ThemeReport], counts: _Counts) -> CrossTable:
-    """Voices of each theme by the language they were written in (not a trait of people: exact)."""
+    """Voices of each theme by the language they were written in (not a trait of people: exact, and
+    provisional voices included, as in the theme's size)."""
     columns = [Column(code, str(label)) for code, label in Language.choices]
     rows = [
         CrossRow(t.key, t.name, t.name_language, [counts.languages[t.pk].get(c.code, 0) for c in columns], t.size)
@@ -535,18 +761,24 @@ def _by_language(themes: Sequence[ThemeReport], counts: _Counts) -> CrossTable:
 
 
 def _equity(themes: Sequence[ThemeReport], counts: _Counts) -> Equity:
-    """Each community's share of each theme's voices against its share of all analysed voices.
+    """Each community's share of each theme's people against its share of all the people analysed.
 
-    Shares are of voices whose authors answered the optional questions and consented to their use for
-    statistics (self-identified voices). Suppression, all of it hiding a count together with its share:
+    Counts people, not voices: a person (``_person``) counts once in each theme where they have a
+    voice, and once overall, however many voices they shared, with the answers of their latest
+    self-identified voice in the run; only people who answered the optional questions and consented
+    to their use for statistics (self-identified people) count, and only from the run's own
+    memberships (``_Counts``). Suppression follows DESIGN.md §6 on these counts of people, all of it
+    hiding a count together with its share:
 
     1. Per theme, ``suppression.suppress_memberships``: a count of 1 to 9 or whose complement (the
-       theme's other self-identified voices) is 1 to 9 is hidden; a theme with 1 to 9 self-identified
-       voices shows none; Indigenous groups are protected as one line. The same for the overall column.
-    2. Across themes: a community's counts in the shown themes and in no shown theme add up to its
-       published overall count, so a line with a single hidden entry gets its smallest published count
-       hidden too (as ``suppress_1d`` does, the voices in no shown theme being one more entry); the
-       same for the themes' self-identified totals, where hiding a total hides its theme's whole column.
+       theme's other self-identified people) is 1 to 9 is hidden; a theme with 1 to 9 self-identified
+       people shows none; Indigenous groups are protected as one line. The same for the overall column.
+    2. Across themes: a community's counts in the shown themes and among the people in no shown theme
+       add up to its published overall count when nobody is in two themes, so a line with a single
+       hidden entry gets its smallest published count hidden too (as ``suppress_1d`` does, the people
+       in no shown theme being one more entry); the same for the themes' self-identified totals, where
+       hiding a total hides its theme's whole column. (When people are in several themes the entries
+       add up to more than the total, which only makes subtraction less informative.)
 
     A community is flagged under-represented in a theme when its share there is below half its overall
     share and neither figure is suppressed.
@@ -572,7 +804,7 @@ def _equity(themes: Sequence[ThemeReport], counts: _Counts) -> Equity:
     changed = True
     while changed:
         changed = False
-        # The themes' self-identified totals add up (with the voices in no shown theme) to the overall one.
+        # The themes' self-identified totals add up (with the people in no shown theme) to the overall one.
         if overall_base_shown is not None:
             pk = _complement(keys, base, base_shown, overall_base)
             if pk is not None:
@@ -667,6 +899,7 @@ def bar_chart(themes: Iterable[ThemeReport]) -> Chart:
             Bar(
                 label=Truncator(theme.name).chars(CHART_LABEL_CHARS),
                 full_label=theme.name,
+                language=theme.name_language,
                 value=theme.size,
                 y=y,
                 width=round(width, 1),
@@ -678,12 +911,68 @@ def bar_chart(themes: Iterable[ThemeReport]) -> Chart:
     return Chart(CHART_WIDTH, height, CHART_LABEL_WIDTH, CHART_BAR_HEIGHT, bars)
 
 
+# --- the report's cache version ------------------------------------------------------------------------
+
+REPORT_VERSION_KEY = "themes:report-version:{campaign_id}"
+
+
+def _version_key(campaign_id: int) -> str:
+    return REPORT_VERSION_KEY.format(campaign_id=campaign_id)
+
+
+def _fresh_version() -> int:
+    """A version no earlier cache entry can carry: random (60 bits leave room to increment)."""
+    return secrets.randbits(60)
+
+
+def report_version(campaign_id: int) -> int:
+    """The campaign's report version: the cached report and PDF are keyed by it, so every change that
+    calls ``bump_report_version`` makes visitors get a fresh one.
+
+    A missing version (a restarted or emptied cache, or the key evicted while reports stayed) reads as
+    a fresh random one, never as a number used before, so a stale report is never served."""
+    key = _version_key(campaign_id)
+    version = cache.get(key)
+    if version is None:
+        cache.add(key, _fresh_version(), timeout=None)
+        version = cache.get(key)
+        if version is None:  # a cache that keeps nothing (DummyCache): nothing stale can be served either
+            return _fresh_version()
+    return int(version)
+
+
+def bump_report_version(campaign_id: int) -> None:
+    """Call after anything that can change the campaign's public report: a run finishing or published,
+    curation, a voice leaving or joining a theme, a relabelling.
+
+    Safe inside a transaction: the version moves at once and again when the transaction commits, so a
+    visitor who read the old rows in between and cached them under the first new version does not keep
+    them. Atomic where the cache is (``incr``); a missing version gets a fresh random one, as
+    ``report_version`` gives."""
+    _bump(campaign_id)
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: _bump(campaign_id), robust=True)
+
+
+def _bump(campaign_id: int) -> None:
+    key = _version_key(campaign_id)
+    try:
+        cache.incr(key)
+        return
+    except ValueError:  # missing: whatever readers get next must differ from what they had
+        pass
+    if cache.add(key, _fresh_version(), timeout=None):
+        return
+    try:
+        cache.incr(key)  # a reader added one meanwhile, maybe before the change: move past it
+    except ValueError:
+        pass  # gone again: the next reader gets a fresh one
+
+
 def report_stamp(run: SynthesisRun) -> str:
-    """Changes whenever the report of ``run`` could change: curation, publication, or an eligible voice
-    leaving (a withdrawal). Used to key the cached PDF."""
-    updated = Curation.objects.filter(campaign_id=run.campaign_id).aggregate(at=Max("updated_at"))["at"]
-    action = CurationAction.objects.filter(campaign_id=run.campaign_id).aggregate(last=Max("id"))["last"]
-    eligible = eligible_memberships(run).count()
-    published = eligible_memberships(run).filter(voice__status=Voice.Status.PUBLISHED).count()
-    parts = [run.pk, run.published_at and run.published_at.timestamp(), updated and updated.timestamp(), action]
-    return ":".join(str(p) for p in [*parts, eligible, published])
+    """The part of the cached report's and PDF's keys that changes whenever the report of ``run`` could:
+    the run, when it was published and the campaign's report version (no database query). The views
+    add the language."""
+    published = run.published_at.timestamp() if run.published_at else ""
+    return f"{run.pk}:{published}:{report_version(run.campaign_id)}"

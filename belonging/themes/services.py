@@ -4,7 +4,13 @@ Embeddings are computed once per voice and backend (when the voice is confirmed)
 embeds only what is missing or stale. A run groups the voices in its scope with
 ``belonging.lib.themes``, keeps the engine's own themes (``SynthesisRun.raw_themes`` and
 ``Membership.raw_key``) so the next run is matched to them, then applies the organizers' curation,
-which is keyed by stable theme keys and so survives runs. Results are written in one transaction.
+which is keyed by stable theme keys and so survives runs.
+
+Heavy work (embedding, the engine, describing themes) happens outside write transactions: SQLite's
+IMMEDIATE transactions take the database-wide write lock, and voices keep arriving meanwhile. Writes
+to a campaign's runs, themes, memberships and curation take the campaign's row lock first
+(:func:`_lock_campaign`) and read what they change after it; each schedules, for when it commits, the
+invalidation of the campaign's cached public report (``selectors.bump_report_version``).
 
 Permissions are checked by the views (``belonging.themes.access``), not here.
 """
@@ -14,18 +20,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from functools import lru_cache
+from datetime import date, timedelta
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -52,6 +59,9 @@ Progress = Callable[[float, str], None]
 T = TypeVar("T")
 
 CHUNK = 500  # ids per IN (...) query
+BATCH = 1000  # rows per bulk insert or update
+STALE_AFTER = timedelta(minutes=30)  # a "running" run with no heartbeat for this long has lost its worker
+CURATION_RETRIES = 2  # curated while a run was saving: build its themes again outside the lock this often
 MAX_SPLIT_PARTS = 6
 NAME_MAX = 150
 
@@ -69,10 +79,22 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# A voice in one of these states has no embedding: not confirmed yet, or sent back, refused or withdrawn.
+NOT_EMBEDDED = (Voice.Status.PENDING, Voice.Status.RETURNED, Voice.Status.REJECTED, Voice.Status.WITHDRAWN)
+
+
 def embeddable(voice: Voice) -> bool:
-    """Only a confirmed voice that may be analysed is embedded (consent per purpose)."""
-    excluded = (Voice.Status.PENDING, Voice.Status.REJECTED, Voice.Status.WITHDRAWN)
-    return bool(voice.consent_analysis and voice.status not in excluded and voice.text)
+    """Only a confirmed voice that may be analysed is embedded (consent per purpose); a returned voice
+    is embedded again when its author's edit puts it back in the queue."""
+    return bool(voice.consent_analysis and voice.status not in NOT_EMBEDDED and voice.text)
+
+
+def _erase_unembeddable(voice_ids: Sequence[int]) -> None:
+    """Delete the embeddings of those voices that may no longer have one (withdrawn, rejected, returned,
+    or consent to analysis taken back while they were being embedded)."""
+    gone = Q(voice__status__in=NOT_EMBEDDED) | Q(voice__consent_analysis=False)
+    for chunk in _chunks(sorted(set(voice_ids))):
+        VoiceEmbedding.objects.filter(gone, voice_id__in=chunk).delete()
 
 
 @lru_cache(maxsize=4)
@@ -139,11 +161,9 @@ def embed_voice(voice: Voice, backend: str | None = None) -> bool:
     if stored == text_hash(analysis_text(voice)):
         return False
     ensure_embeddings([voice], backend)
-    # Withdrawn while it was being embedded: its vector must not outlive its text.
-    if Voice.objects.filter(pk=voice.pk, status=Voice.Status.WITHDRAWN).exists():
-        VoiceEmbedding.objects.filter(voice_id=voice.pk).delete()
-        return False
-    return True
+    # Withdrawn (or rejected, returned) while it was being embedded: its vector must not outlive that.
+    _erase_unembeddable([voice.pk])
+    return VoiceEmbedding.objects.filter(voice_id=voice.pk).exists()
 
 
 # --- scope and runs ---------------------------------------------------------------------------------
@@ -190,6 +210,74 @@ def latest_run(campaign: Campaign | int) -> SynthesisRun | None:
     )
 
 
+def latest_published_run(campaign: Campaign | int) -> SynthesisRun | None:
+    """The run "What we heard" shows: the one published last."""
+    campaign_id = campaign if isinstance(campaign, int) else campaign.pk
+    return (
+        SynthesisRun.objects.filter(
+            campaign_id=campaign_id, status=SynthesisRun.Status.DONE, published_at__isnull=False
+        )
+        .order_by("-published_at", "-id")
+        .first()
+    )
+
+
+def _placement_runs(campaign_id: int) -> list[SynthesisRun]:
+    """The runs a new voice is placed in: the latest finished one (curated) and, when a newer run is not
+    published yet, the published one too, so the public report hears it as well."""
+    runs = [run for run in (latest_run(campaign_id), latest_published_run(campaign_id)) if run is not None]
+    return list({run.pk: run for run in runs}.values())
+
+
+# --- locks and the cached report ---------------------------------------------------------------------
+
+
+def _lock_campaign(campaign_id: int) -> Campaign:
+    """Take the campaign's row lock (inside a transaction): one writer at a time for its runs' themes,
+    memberships and figures and for its curation, and whoever takes it reads those after it. Always
+    taken after any voice row lock (a withdrawal holds the voice's, then takes this one)."""
+    return Campaign.objects.select_for_update().get(pk=campaign_id)
+
+
+def _bump_report(campaign_id: int) -> None:
+    """Once the transaction commits (at once outside one), the campaign's cached public report and PDF
+    are stale."""
+
+    def bump() -> None:
+        from belonging.themes.selectors import bump_report_version  # selectors read what services write
+
+        bump_report_version(campaign_id)
+
+    transaction.on_commit(bump)
+
+
+def _curation_version(campaign_id: int) -> tuple[Any, ...]:
+    """Changes whenever the campaign's curation changes (every change is recorded as an action; a pin
+    cleared by a withdrawal is not, hence the count of pins)."""
+    return (
+        CurationAction.objects.filter(campaign_id=campaign_id).aggregate(last=Max("id"))["last"],
+        Curation.objects.filter(campaign_id=campaign_id).aggregate(at=Max("updated_at"), pins=Count("pinned_quote")),
+    )
+
+
+# --- starting and running ---------------------------------------------------------------------------
+
+
+def fail_stale_runs(campaign: Campaign | int) -> int:
+    """Mark failed the campaign's runs still "running" whose heartbeat (``updated_at``, written with
+    every progress step) is older than ``STALE_AFTER``: their worker or command was killed."""
+    campaign_id = campaign if isinstance(campaign, int) else campaign.pk
+    now = timezone.now()
+    return SynthesisRun.objects.filter(
+        campaign_id=campaign_id, status=SynthesisRun.Status.RUNNING, updated_at__lt=now - STALE_AFTER
+    ).update(
+        status=SynthesisRun.Status.FAILED,
+        error=_("The worker stopped before the run finished."),
+        finished_at=now,
+        updated_at=now,
+    )
+
+
 def start_run(
     campaign: Campaign,
     user: Any,
@@ -203,8 +291,13 @@ def start_run(
     backend: str | None = None,
     seed: int = 0,
     enqueue: bool = True,
+    request_key: uuid.UUID | str | None = None,
 ) -> SynthesisRun:
-    """Record a queued run and queue its task (``enqueue=False``: the caller runs it, as the command does)."""
+    """Record a queued run and queue its task (``enqueue=False``: the caller runs it, as the command does).
+
+    ``request_key`` is the start form's one-time key: a second request with the same key (a double
+    click, a resent form) gets the run the first one started instead of another. Runs of the campaign
+    left "running" by a worker that stopped are marked failed first."""
     backend = backend or settings.THEMES_BACKEND
     errors: dict[str, str] = {}
     if backend not in Backend.values:
@@ -228,29 +321,51 @@ def start_run(
     if errors:
         raise ValidationError(errors)
     user = user if getattr(user, "is_authenticated", False) else None
+    request_key = request_key or None
     with transaction.atomic():
-        run = SynthesisRun.objects.create(
-            campaign=campaign,
-            place=place,
-            prompt=prompt,
-            date_from=date_from,
-            date_to=date_to,
-            backend=backend,
-            min_themes=min_themes,
-            max_themes=max_themes,
-            seed=seed,
-            started_by=user,
-            stage="queued",
-        )
+        existing = _run_for_key(campaign, request_key)
+        if existing is not None:
+            return existing
+        fail_stale_runs(campaign)
+        try:
+            with transaction.atomic():
+                run = SynthesisRun.objects.create(
+                    campaign=campaign,
+                    place=place,
+                    prompt=prompt,
+                    date_from=date_from,
+                    date_to=date_to,
+                    backend=backend,
+                    min_themes=min_themes,
+                    max_themes=max_themes,
+                    seed=seed,
+                    started_by=user,
+                    stage="queued",
+                    request_key=request_key,
+                )
+        except IntegrityError:
+            existing = _run_for_key(campaign, request_key)  # the same form, sent at the same moment
+            if existing is None:
+                raise
+            return existing
         if enqueue:
             # In the same transaction: the task exists exactly when the run does.
             tasks.execute_run.enqueue(run.pk)
     return run
 
 
+def _run_for_key(campaign: Campaign, request_key: uuid.UUID | str | None) -> SynthesisRun | None:
+    if request_key is None:
+        return None
+    existing = SynthesisRun.objects.filter(request_key=request_key).first()
+    if existing is not None and existing.campaign_id != campaign.pk:
+        raise ValidationError(_("This form was already used for another campaign. Reload the page and try again."))
+    return existing
+
+
 class _Reporter:
-    """Writes a run's progress with one cheap UPDATE when the stage changes, else at most once a second;
-    ``echo`` (the command's progress bar) sees every step."""
+    """Writes a run's progress, and its heartbeat, with one cheap UPDATE when the stage changes, else at
+    most once a second; ``echo`` (the command's progress bar) sees every step."""
 
     def __init__(self, run_id: int, echo: Progress | None) -> None:
         self.run_id = run_id
@@ -266,7 +381,9 @@ class _Reporter:
         if stage == self.stage and now - self.at < 1.0:
             return
         self.stage, self.at = stage, now
-        SynthesisRun.objects.filter(pk=self.run_id).update(progress=round(fraction, 4), stage=stage[:40])
+        SynthesisRun.objects.filter(pk=self.run_id).update(
+            progress=round(fraction, 4), stage=stage[:40], updated_at=timezone.now()
+        )
 
 
 def _config(run: SynthesisRun) -> engine.Config:
@@ -278,27 +395,92 @@ def _config(run: SynthesisRun) -> engine.Config:
     )
 
 
+def _fail(run_id: int, exc: BaseException) -> None:
+    """Record why a running run stopped (a finished run stays finished)."""
+    if isinstance(exc, Exception):
+        error = f"{type(exc).__name__}: {exc}"
+    else:  # Ctrl-C in the command, a worker shutting down
+        error = _("The run was interrupted (%(what)s) before it finished.") % {"what": type(exc).__name__}
+    now = timezone.now()
+    SynthesisRun.objects.filter(pk=run_id, status=SynthesisRun.Status.RUNNING).update(
+        status=SynthesisRun.Status.FAILED, error=error[:4000], finished_at=now, updated_at=now
+    )
+
+
 def execute_run(run: SynthesisRun, *, on_progress: Progress | None = None) -> SynthesisRun:
     """Run a queued synthesis to the end: done with every result, or failed with the error and nothing
-    else written. A run that is not queued (already taken by another worker) is left alone."""
+    else written. A run that is not queued (already taken by another worker) is left alone.
+
+    Interrupted (Ctrl-C, a worker's shutdown: ``KeyboardInterrupt``, ``SystemExit``), the run is marked
+    failed, then the interruption goes on."""
     started = SynthesisRun.objects.filter(pk=run.pk, status=SynthesisRun.Status.QUEUED).update(
-        status=SynthesisRun.Status.RUNNING, progress=0.0, stage="embed", error=""
+        status=SynthesisRun.Status.RUNNING, progress=0.0, stage="embed", error="", updated_at=timezone.now()
     )
     if not started:
         run.refresh_from_db()
         return run
     report = _Reporter(run.pk, on_progress)
     try:
-        _execute(run, report)
-    except Exception as exc:  # the run records why; the worker goes on
-        logger.exception("Synthesis run %s failed", run.pk)
-        SynthesisRun.objects.filter(pk=run.pk).update(
-            status=SynthesisRun.Status.FAILED,
-            error=(f"{type(exc).__name__}: {exc}")[:4000],
-            finished_at=timezone.now(),
-        )
+        gone = _execute(run, report)
+    except BaseException as exc:  # the run records why; the worker goes on (unless told to stop)
+        if isinstance(exc, Exception):
+            logger.exception("Synthesis run %s failed", run.pk)
+        else:
+            logger.warning("Synthesis run %s interrupted (%s)", run.pk, type(exc).__name__)
+        _fail(run.pk, exc)
+        run.refresh_from_db()
+        if not isinstance(exc, Exception):
+            raise
+        return run
     run.refresh_from_db()
+    if run.status == SynthesisRun.Status.DONE:
+        try:
+            _settle(run, relabel=bool(gone))
+        except Exception:  # the run's results stand; the next run or withdrawal corrects the rest
+            logger.exception("Synthesis run %s: placing the voices that changed during the run failed", run.pk)
+        run.refresh_from_db()
     return run
+
+
+def _settle(run: SynthesisRun, *, relabel: bool) -> None:
+    """After a run's results are committed: voices no longer eligible (withdrawn, taken down while it
+    ran, before or after its save) leave it, and its themes are described again without them; voices
+    approved while it ran, which it never saw, are placed in it provisionally like any new voice."""
+    if _drop_ineligible(run) or relabel:
+        relabel_run(run.pk)
+    missing = voices_in_scope(run).exclude(pk__in=Membership.objects.filter(run=run).values("voice_id"))
+    voice_ids = list(missing.values_list("pk", flat=True))
+    if voice_ids:
+        _place(run, voice_ids)
+
+
+def _drop_ineligible(run: SynthesisRun) -> list[int]:
+    """Delete the memberships of voices that may no longer be analysed, and recount."""
+    with transaction.atomic():
+        _lock_campaign(run.campaign_id)
+        eligible = voice_selectors.voices_for_analysis(run.campaign).values("pk")
+        placed = list(
+            Membership.objects.filter(run=run).exclude(voice_id__in=eligible).values_list("voice_id", "theme_id")
+        )
+        if not placed:
+            return []
+        voice_ids = [voice_id for voice_id, _theme in placed]
+        for chunk in _chunks(voice_ids):
+            Membership.objects.filter(run=run, voice_id__in=chunk).delete()
+        _drop_quotes(Theme.objects.filter(run=run), set(voice_ids))
+        _erase_unembeddable(voice_ids)
+        _recount(run.pk)
+        _bump_report(run.campaign_id)
+    return voice_ids
+
+
+def _drop_quotes(themes: Iterable[Theme], voice_ids: set[int]) -> None:
+    changed = []
+    for theme in themes:
+        if voice_ids.intersection(theme.quote_ids):
+            theme.quote_ids = [q for q in theme.quote_ids if q not in voice_ids]
+            changed.append(theme)
+    Theme.objects.bulk_update(changed, ["quote_ids"], batch_size=BATCH)
 
 
 @dataclass
@@ -325,7 +507,14 @@ def _matrix(vectors: Sequence[np.ndarray], dim: int) -> np.ndarray:
     return np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, dim), dtype=np.float32)
 
 
-def _execute(run: SynthesisRun, report: Progress) -> None:
+def _execute(run: SynthesisRun, report: Progress) -> list[int]:
+    """Compute a run and write its results; returns the voices it analysed that left analysis before
+    its results were written (their words may be in its keyphrases: the caller describes it again).
+
+    Everything heavy (embedding, the engine, applying curation and describing the themes) happens
+    before the write transaction, which SQLite takes for the whole database. Inside it, under the
+    campaign's lock, curation is read again: changed meanwhile (a merge during the run), the themes
+    are built again with it, outside the lock a few times, then under it."""
     report(0.0, "embed")
     fields = ("pk", "title", "text", "redacted_text", "language", "status")
     voices = list(voices_in_scope(run).order_by("pk").only(*fields))
@@ -348,59 +537,79 @@ def _execute(run: SynthesisRun, report: Progress) -> None:
     space = _Space(items, embeddings, offsets, published)
     raw_groups = {t.id: list(t.member_ids) for t in result.themes}
     raw_key = {member: t.id for t in result.themes for member in t.member_ids}
-    with transaction.atomic():
-        # Curation is read, applied and written with the results, so none made meanwhile is lost.
-        locked = SynthesisRun.objects.select_for_update().get(pk=run.pk)
+    for attempt in range(CURATION_RETRIES + 1):
+        version = _curation_version(run.campaign_id)
         built = _build_themes(run.campaign_id, raw_groups, space, config)
         report(0.95, "save")
-        live = set(voice_selectors.voices_for_analysis(run.campaign).values_list("pk", flat=True))
-        gone = [v.pk for v in voices if v.pk not in live]  # withdrawn or taken down during the run
-        themes = _create_themes(locked, built, live)
-        key_to_pk = {t.key: t.pk for t in themes}
-        memberships = []
-        for item in items:
-            if item.id not in live:
-                continue
-            key, reason, similarity = _placement(item.id, built, space, result.reasons)
-            memberships.append(
-                Membership(
-                    run=locked,
-                    voice_id=item.id,
-                    theme_id=key_to_pk.get(key) if key else None,
-                    reason=reason,
-                    similarity=similarity,
-                    raw_key=raw_key.get(item.id, ""),
+        with transaction.atomic():
+            _lock_campaign(run.campaign_id)
+            locked = SynthesisRun.objects.select_for_update().get(pk=run.pk)
+            if locked.status != SynthesisRun.Status.RUNNING:
+                return []  # given up as stale meanwhile (see fail_stale_runs): nothing is written
+            if _curation_version(run.campaign_id) != version:
+                if attempt < CURATION_RETRIES:
+                    continue  # curated meanwhile: build again, still outside the lock
+                built = _build_themes(run.campaign_id, raw_groups, space, config)
+            live = set(voice_selectors.voices_for_analysis(run.campaign).values_list("pk", flat=True))
+            gone = [v.pk for v in voices if v.pk not in live]  # withdrawn or taken down during the run
+            themes = _create_themes(locked, built, live)
+            key_to_pk = {t.key: t.pk for t in themes}
+            memberships = []
+            for item in items:
+                if item.id not in live:
+                    continue
+                key, reason, similarity = _placement(item.id, built, space, result.reasons)
+                memberships.append(
+                    Membership(
+                        run=locked,
+                        voice_id=item.id,
+                        theme_id=key_to_pk.get(key) if key else None,
+                        reason=reason,
+                        similarity=similarity,
+                        raw_key=raw_key.get(item.id, ""),
+                    )
                 )
-            )
-        Membership.objects.bulk_create(memberships, batch_size=1000)
-        for chunk in _chunks(gone):
-            VoiceEmbedding.objects.filter(voice_id__in=chunk, voice__status=Voice.Status.WITHDRAWN).delete()
-        locked.status = SynthesisRun.Status.DONE
-        locked.progress, locked.stage = 1.0, "done"
-        locked.finished_at = timezone.now()
-        locked.backend_name = model.name
-        locked.k = int(result.k)
-        locked.k_scores = {str(k): round(float(s), 6) for k, s in result.k_scores.items()}
-        locked.offsets = {lang: _floats(v) for lang, v in offsets.items()}
-        locked.raw_themes = {t.id: {"centroid": _floats(t.centroid), "size": t.size} for t in result.themes}
-        locked.save()
-        _recount(locked.pk)
-    report(1.0, "done")
+            Membership.objects.bulk_create(memberships, batch_size=BATCH)
+            _erase_unembeddable(gone)
+            locked.status = SynthesisRun.Status.DONE
+            locked.progress, locked.stage = 1.0, "done"
+            locked.finished_at = timezone.now()
+            locked.backend_name = model.name
+            locked.k = int(result.k)
+            locked.k_scores = {str(k): round(float(s), 6) for k, s in result.k_scores.items()}
+            locked.offsets = {lang: _floats(v) for lang, v in offsets.items()}
+            locked.raw_themes = {t.id: {"centroid": _floats(t.centroid), "size": t.size} for t in result.themes}
+            locked.save()
+            _recount(locked.pk)
+            _bump_report(run.campaign_id)
+        report(1.0, "done")
+        return gone
+    raise AssertionError("unreachable: the last attempt writes under the lock")  # pragma: no cover
 
 
 def _floats(vector: np.ndarray) -> list[float]:
     return [round(float(x), 6) for x in np.asarray(vector).ravel()]
 
 
-def _previous_anchors(run: SynthesisRun, model: engine.Embedder) -> list[engine.Anchor]:
-    """The engine's own themes of the campaign's previous finished run (before curation), so that a
-    theme that continues keeps its key. Centres count only when both runs used the same embeddings."""
-    previous = (
+def _previous_run(run: SynthesisRun) -> SynthesisRun | None:
+    """The run a new run is matched to: the campaign's latest finished run of the same scope (place,
+    prompt, dates), else its latest finished run of any scope. A province's run in between two runs of
+    the whole campaign thus leaves the second one's keys alone."""
+    done = (
         SynthesisRun.objects.filter(campaign_id=run.campaign_id, status=SynthesisRun.Status.DONE)
         .exclude(pk=run.pk)
         .order_by("-created_at", "-id")
-        .first()
     )
+    same_scope = done.filter(
+        place_id=run.place_id, prompt_id=run.prompt_id, date_from=run.date_from, date_to=run.date_to
+    ).first()
+    return same_scope or done.first()
+
+
+def _previous_anchors(run: SynthesisRun, model: engine.Embedder) -> list[engine.Anchor]:
+    """The engine's own themes of the previous run (:func:`_previous_run`; before curation), so that a
+    theme that continues keeps its key. Centres count only when both runs used the same embeddings."""
+    previous = _previous_run(run)
     if previous is None or not previous.raw_themes:
         return []
     members: dict[str, set[int]] = defaultdict(set)
@@ -519,7 +728,7 @@ def _build_themes(
                 [space.items[r] for r in rows], space.embeddings[rows], space.offsets, config, theme_id_=key
             )
         )
-    engine.label_themes(described, space.items, config.keyphrases)
+    engine.label_themes(described, space.items, config.keyphrases, config.min_phrase_voices, config.min_language_voices)
     return [
         _Built(
             key=theme.id,
@@ -567,7 +776,8 @@ def _theme_fields(theme: Theme, built: _Built, position: int, live: set[int] | N
 def _create_themes(run: SynthesisRun, built: list[_Built], live: set[int]) -> list[Theme]:
     ordered = _ordered(built)
     Theme.objects.bulk_create(
-        [_theme_fields(Theme(run=run, key=b.key), b, position, live) for position, b in enumerate(ordered)]
+        [_theme_fields(Theme(run=run, key=b.key), b, position, live) for position, b in enumerate(ordered)],
+        batch_size=100,
     )
     return list(Theme.objects.filter(run=run))
 
@@ -624,29 +834,47 @@ def _load_space(run: SynthesisRun, voice_ids: Sequence[int]) -> _Space:
     return _Space(items, _matrix([vectors[i] for i in kept], dim), _offsets(run), published)
 
 
+THEME_FIELDS = ["size", "centroid", "keyphrases", "quote_ids", "languages", "position", "merged_from", "split_from"]
+
+
 def _reapply(run: SynthesisRun) -> None:
     """Apply the campaign's curation to a finished run at once, from the engine's own themes, exactly as
-    a new run would (call inside a transaction)."""
+    a new run would (call inside a transaction, under the campaign's lock).
+
+    Queries stay few at any size: themes are written with one bulk update and one bulk insert, and
+    only the memberships whose theme, reason or similarity changed are written, in batches. The work
+    itself (describing every theme) grows with the run: about a minute at 100,000 voices."""
     raw_groups: dict[str, list[int]] = defaultdict(list)
     rows = Membership.objects.filter(run=run, provisional=False).exclude(raw_key="").values_list("voice_id", "raw_key")
-    for voice_id, key in rows:
+    for voice_id, key in rows.iterator(chunk_size=2000):
         raw_groups[key].append(voice_id)
     space = _load_space(run, [m for members in raw_groups.values() for m in members])
     built = _ordered(_build_themes(run.campaign_id, dict(raw_groups), space, _config(run)))
     existing = {t.key: t for t in Theme.objects.filter(run=run)}
+    changed, added = [], []
     for position, b in enumerate(built):
-        theme = _theme_fields(existing.get(b.key) or Theme(run=run, key=b.key), b, position)
-        theme.save()
-        existing[b.key] = theme
-    members = list(Membership.objects.filter(run=run, provisional=False).exclude(raw_key=""))
-    for membership in members:
-        if membership.voice_id not in space.row:
+        if b.key in existing:
+            changed.append(_theme_fields(existing[b.key], b, position))
+        else:
+            added.append(_theme_fields(Theme(run=run, key=b.key), b, position))
+    Theme.objects.bulk_update(changed, THEME_FIELDS, batch_size=100)
+    Theme.objects.bulk_create(added, batch_size=100)
+    if added:
+        existing.update({t.key: t for t in Theme.objects.filter(run=run, key__in=[t.key for t in added])})
+    updates = []
+    rows = (
+        Membership.objects.filter(run=run, provisional=False)
+        .exclude(raw_key="")
+        .values_list("pk", "voice_id", "theme_id", "reason", "similarity")
+    )
+    for pk, voice_id, theme_id, reason, similarity in rows.iterator(chunk_size=2000):
+        if voice_id not in space.row:
             continue
-        key, reason, similarity = _placement(membership.voice_id, built, space, {})
-        membership.theme_id = existing[key].pk if key else None
-        membership.reason = reason
-        membership.similarity = similarity
-    Membership.objects.bulk_update(members, ["theme", "reason", "similarity"], batch_size=1000)
+        key, new_reason, new_similarity = _placement(voice_id, built, space, {})
+        new_theme = existing[key].pk if key else None
+        if (new_theme, new_reason, new_similarity) != (theme_id, reason, similarity):
+            updates.append(Membership(pk=pk, theme_id=new_theme, reason=new_reason, similarity=new_similarity))
+    Membership.objects.bulk_update(updates, ["theme", "reason", "similarity"], batch_size=BATCH)
     final = {b.key for b in built}
     stale = [t.pk for key, t in existing.items() if key not in final]
     _follow_curation(run, existing, final)
@@ -658,7 +886,11 @@ def _reapply(run: SynthesisRun) -> None:
 def _follow_curation(run: SynthesisRun, themes: dict[str, Theme], final: set[str]) -> None:
     """Voices placed after the run follow their theme through merges and splits, like its other voices;
     those whose theme is gone otherwise are placed afresh."""
-    provisional = list(Membership.objects.filter(run=run, provisional=True).select_related("theme"))
+    provisional = list(
+        Membership.objects.filter(run=run, provisional=True)
+        .select_related("theme")
+        .only("pk", "voice_id", "theme_id", "reason", "similarity", "theme__key")
+    )
     if not provisional:
         return
     groups: dict[str, list[int]] = defaultdict(list)
@@ -680,23 +912,33 @@ def _follow_curation(run: SynthesisRun, themes: dict[str, Theme], final: set[str
         membership.similarity = round(float(space.centred[space.row[membership.voice_id]] @ centroids[key]), 6)
     left = {m.pk for m in rest}
     Membership.objects.bulk_update(
-        [m for m in provisional if m.pk not in left], ["theme", "reason", "similarity"], batch_size=1000
+        [m for m in provisional if m.pk not in left], ["theme", "reason", "similarity"], batch_size=BATCH
     )
     _assign_provisional(run, rest)
+
+
+def _anchors(run: SynthesisRun, themes: Sequence[Theme], model: engine.Embedder | None = None) -> list[engine.Anchor]:
+    """The run's themes to place new voices in; none when the run's embeddings are not those at hand
+    (another model now): its voices wait for the next run as "new"."""
+    anchors = [engine.Anchor(t.key, _vector(t.centroid)) for t in themes]
+    if model is not None and (model.name != run.backend_name or any(len(a.centroid) != model.dim for a in anchors)):
+        return []
+    return anchors
 
 
 def _assign_provisional(run: SynthesisRun, memberships: list[Membership]) -> None:
     """Place voices received after the run in its nearest theme above ``THEMES_ASSIGN_FLOOR``, else "new"."""
     if not memberships:
         return
-    themes = list(Theme.objects.filter(run=run))
+    themes = list(Theme.objects.filter(run=run).only("pk", "key", "centroid"))
     ids = [m.voice_id for m in memberships]
-    languages = dict(Voice.objects.filter(pk__in=ids).values_list("pk", "language"))
+    languages: dict[int, str] = {}
     vectors = {}
     for chunk in _chunks(ids):
+        languages.update(Voice.objects.filter(pk__in=chunk).values_list("pk", "language"))
         stored = VoiceEmbedding.objects.filter(backend=run.backend_name, voice_id__in=chunk)
         vectors.update({voice_id: _vector(data) for voice_id, data in stored.values_list("voice_id", "vector")})
-    anchors = [engine.Anchor(t.key, _vector(t.centroid)) for t in themes]
+    anchors = _anchors(run, themes)
     by_key = {t.key: t.pk for t in themes}
     placeable = [m for m in memberships if m.voice_id in vectors]
     placed = engine.assign(
@@ -710,60 +952,201 @@ def _assign_provisional(run: SynthesisRun, memberships: list[Membership]) -> Non
         membership.theme_id = by_key[key] if key else None
         membership.reason = "" if key else NEW
         membership.similarity = round(float(similarity), 6)
-    Membership.objects.bulk_update(placeable, ["theme", "reason", "similarity"])
+    Membership.objects.bulk_update(placeable, ["theme", "reason", "similarity"], batch_size=BATCH)
+
+
+def _place(run: SynthesisRun, voice_ids: Sequence[int]) -> list[Membership]:
+    """Place voices the run has not seen, provisionally (until the next run): each in the nearest of its
+    themes above ``THEMES_ASSIGN_FLOOR``, else "new, not yet in a theme". Returns the memberships made.
+
+    Their embeddings are computed first, outside any transaction. Then, holding the voices' row locks
+    and the campaign's lock, only the voices still eligible (approved, consented to analysis, not
+    withdrawn), in the run's scope and not placed yet are placed, against its themes as they are then
+    (a merge made meanwhile counts)."""
+    fields = ("pk", "campaign_id", "title", "text", "redacted_text", "language", "status", "consent_analysis")
+    voices: list[Voice] = []
+    for chunk in _chunks(sorted(set(voice_ids))):
+        voices.extend(voices_in_scope(run).filter(pk__in=chunk).only(*fields))
+    voices = [v for v in voices if embeddable(v)]
+    if not voices:
+        return []
+    model = embedder(run.backend)
+    vectors = ensure_embeddings(voices, run.backend)
+    ids = [v.pk for v in voices]
+    with transaction.atomic():
+        for chunk in _chunks(ids):
+            list(Voice.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True))
+        _lock_campaign(run.campaign_id)
+        # Withdrawn, rejected or returned while being embedded: no place, and no embedding either.
+        _erase_unembeddable(ids)
+        if not SynthesisRun.objects.filter(pk=run.pk, status=SynthesisRun.Status.DONE).exists():
+            return []
+        eligible: set[int] = set()
+        placed: set[int] = set()
+        for chunk in _chunks(ids):
+            eligible.update(voices_in_scope(run).filter(pk__in=chunk).values_list("pk", flat=True))
+            placed.update(Membership.objects.filter(run=run, voice_id__in=chunk).values_list("voice_id", flat=True))
+        todo = [v for v in voices if v.pk in eligible and v.pk not in placed]
+        if not todo:
+            return []
+        themes = list(Theme.objects.filter(run=run).only("pk", "key", "centroid"))
+        by_key = {t.key: t.pk for t in themes}
+        where = engine.assign(
+            _matrix([vectors[v.pk] for v in todo], model.dim),
+            [v.language for v in todo],
+            _anchors(run, themes, model),
+            _offsets(run),
+            settings.THEMES_ASSIGN_FLOOR,
+        )
+        memberships = [
+            Membership(
+                run=run,
+                voice_id=v.pk,
+                theme_id=by_key[key] if key else None,
+                reason="" if key else NEW,
+                similarity=round(float(similarity), 6),
+                provisional=True,
+            )
+            for v, (key, similarity) in zip(todo, where, strict=True)
+        ]
+        Membership.objects.bulk_create(memberships, batch_size=BATCH)
+        _recount(run.pk)
+        _bump_report(run.campaign_id)
+    return memberships
 
 
 def assign_new_voice(voice: Voice) -> Membership | None:
     """Place a voice received after the campaign's latest run in that run's nearest theme (provisionally,
-    until the next run), or mark it "new" when it is near none. None when there is nothing to do: no
-    run, the voice may not be analysed or is out of the run's scope, or it is already placed."""
-    run = latest_run(voice.campaign_id)
-    if run is None or not voices_in_scope(run).filter(pk=voice.pk).exists():
-        return None
-    if Membership.objects.filter(run=run, voice=voice).exists():
-        return None
-    vector = ensure_embeddings([voice], run.backend)[voice.pk]
-    themes = list(run.themes.all())
-    anchors = [engine.Anchor(t.key, _vector(t.centroid)) for t in themes]
-    if embedder(run.backend).name != run.backend_name or any(len(a.centroid) != len(vector) for a in anchors):
-        anchors = []  # the run's embeddings are no longer available: wait for the next run
-    ((key, similarity),) = engine.assign(
-        vector[None, :], [voice.language], anchors, _offsets(run), settings.THEMES_ASSIGN_FLOOR
-    )
-    theme_id = next((t.pk for t in themes if t.key == key), None)
-    with transaction.atomic():
-        SynthesisRun.objects.select_for_update().filter(pk=run.pk).first()  # one writer per run's figures
-        membership, created = Membership.objects.get_or_create(
-            run=run,
-            voice=voice,
-            defaults={
-                "theme_id": theme_id,
-                "reason": "" if theme_id else NEW,
-                "similarity": round(float(similarity), 6),
-                "provisional": True,
-            },
-        )
-        if created:
-            _recount(run.pk)
-    return membership
+    until the next run), or mark it "new" when it is near none; and likewise in the published run when
+    a newer one is not published yet, so "What we heard" hears it too. Returns the membership in the
+    latest run (else in the published one); None when there is nothing to do: no run, the voice may
+    not be analysed or is out of the runs' scope, or it is already placed."""
+    made = None
+    for run in _placement_runs(voice.campaign_id):
+        memberships = _place(run, [voice.pk])
+        if memberships and made is None:
+            made = memberships[0]
+    return made
 
 
 def remove_voice(voice: Voice, *, erase: bool = True) -> None:
-    """A voice leaves every theme (withdrawn, or taken down): its memberships go, it is no longer a quote
-    or a pinned quote, and sizes and coverage are recounted. ``erase`` also deletes its embeddings."""
+    """A voice leaves every theme (withdrawn, taken down, rejected): its memberships go, it is no longer
+    a quote or a pinned quote, and sizes and coverage are recounted; once that commits, the runs it was
+    in are described again without its words (``relabel_run``). ``erase`` also deletes its embeddings."""
     with transaction.atomic():
+        _lock_campaign(voice.campaign_id)
         placed = list(Membership.objects.filter(voice=voice).values_list("run_id", "theme_id"))
         Membership.objects.filter(voice=voice).delete()
         if erase:
             VoiceEmbedding.objects.filter(voice=voice).delete()
         Curation.objects.filter(pinned_quote=voice).update(pinned_quote=None)
-        themes = Theme.objects.filter(pk__in=[theme_id for _, theme_id in placed if theme_id])
-        for theme in themes:
-            if voice.pk in theme.quote_ids:
-                theme.quote_ids = [q for q in theme.quote_ids if q != voice.pk]
-                theme.save(update_fields=["quote_ids"])
+        _drop_quotes(Theme.objects.filter(pk__in=[theme_id for _, theme_id in placed if theme_id]), {voice.pk})
         for run_id in sorted({run_id for run_id, _ in placed}):
             _recount(run_id)
+        for run_id in sorted({run_id for run_id, theme_id in placed if theme_id}):
+            transaction.on_commit(partial(tasks.relabel_run.enqueue, run_id))
+        if placed:
+            _bump_report(voice.campaign_id)
+
+
+# --- describing a run again ---------------------------------------------------------------------------
+
+
+def _theme_members(run: SynthesisRun) -> dict[int, list[tuple[int, str]]]:
+    """Each theme's voices that the run analysed (not those placed after it) and that may still be
+    analysed: theme id -> [(voice id, status), ...]."""
+    members: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    rows = (
+        Membership.objects.filter(
+            run=run,
+            provisional=False,
+            theme__isnull=False,
+            voice__status__in=Voice.APPROVED,
+            voice__consent_analysis=True,
+        )
+        .order_by("theme_id", "voice_id")
+        .values_list("theme_id", "voice_id", "voice__status")
+    )
+    for theme_id, voice_id, status in rows.iterator(chunk_size=2000):
+        members[theme_id].append((voice_id, status))
+    return members
+
+
+def _labels(
+    run: SynthesisRun, themes: Sequence[Theme], members: dict[int, list[tuple[int, str]]]
+) -> dict[int, tuple[dict[str, list[str]], dict[str, int]]]:
+    """Keyphrases (the engine's, across all the run's themes) and language counts of each theme, from
+    the analysed text of its voices now."""
+    config = _config(run)
+    ids = [voice_id for pairs in members.values() for voice_id, _status in pairs]
+    items: dict[int, engine.Item] = {}
+    for chunk in _chunks(ids):
+        for voice in Voice.objects.filter(pk__in=chunk).only("pk", "title", "text", "redacted_text", "language"):
+            items[voice.pk] = engine.Item(voice.pk, analysis_text(voice), voice.language)
+    described = []
+    for theme in themes:
+        member_ids = [voice_id for voice_id, _status in members.get(theme.pk, []) if voice_id in items]
+        described.append(
+            engine.Theme(
+                id=theme.key,
+                member_ids=member_ids,
+                centroid=_vector(theme.centroid),
+                keyphrases={},
+                quote_ids=[],
+                languages=dict(Counter(items[m].language for m in member_ids)),
+            )
+        )
+    engine.label_themes(
+        described, list(items.values()), config.keyphrases, config.min_phrase_voices, config.min_language_voices
+    )
+    return {theme.pk: (d.keyphrases, d.languages) for theme, d in zip(themes, described, strict=True)}
+
+
+def relabel_run(run_id: int) -> bool:
+    """Describe a finished run's themes again from the voices now in them (after a withdrawal or a
+    take-down): keyphrases across all its themes, language counts, and quotes where one went missing.
+    The keyphrases are computed outside the transaction; under the campaign's lock they are written if
+    the themes' voices are still the same, else computed again there. False if the run is gone."""
+    run = SynthesisRun.objects.filter(pk=run_id, status=SynthesisRun.Status.DONE).first()
+    if run is None:
+        return False
+    themes = list(Theme.objects.filter(run=run).order_by("pk"))
+    members = _theme_members(run)
+    labels = _labels(run, themes, members)
+    with transaction.atomic():
+        _lock_campaign(run.campaign_id)
+        run = SynthesisRun.objects.filter(pk=run_id, status=SynthesisRun.Status.DONE).first()
+        if run is None:
+            return False
+        now_themes = list(Theme.objects.filter(run=run).order_by("pk"))
+        now_members = _theme_members(run)
+        if [t.pk for t in now_themes] != [t.pk for t in themes] or now_members != members:
+            themes, members = now_themes, now_members
+            labels = _labels(run, themes, members)
+        config = _config(run)
+        pins = dict(
+            Curation.objects.filter(campaign_id=run.campaign_id, pinned_quote__isnull=False).values_list(
+                "key", "pinned_quote_id"
+            )
+        )
+        for theme in now_themes:
+            theme.keyphrases, theme.languages = labels[theme.pk]
+            pairs = members.get(theme.pk, [])
+            published = [voice_id for voice_id, status in pairs if status == Voice.Status.PUBLISHED]
+            quotable = set(published)
+            kept = [q for q in theme.quote_ids if q in quotable]
+            if kept != theme.quote_ids or len(kept) < min(config.quotes, len(published)):
+                space = _load_space(run, [voice_id for voice_id, _status in pairs])
+                theme.quote_ids = _quotes(
+                    [item.id for item in space.items],
+                    _vector(theme.centroid),
+                    space,
+                    pins.get(theme.key),
+                    config.quotes,
+                )
+        Theme.objects.bulk_update(now_themes, ["keyphrases", "languages", "quote_ids"], batch_size=100)
+        _bump_report(run.campaign_id)
+    return True
 
 
 # --- curation ---------------------------------------------------------------------------------------
@@ -801,25 +1184,29 @@ def _clean_name(value: str, field_name: str) -> str:
 def rename(campaign: Campaign, key: str, name_en: str, name_fr: str, actor: Any) -> Curation:
     """Name a theme in both languages (a blank name falls back to its keyphrases)."""
     name_en, name_fr = _clean_name(name_en, "name_en"), _clean_name(name_fr, "name_fr")
-    _current(campaign, key)
     with transaction.atomic():
+        _lock_campaign(campaign.pk)
+        _current(campaign, key)
         curation = _curation(campaign, key)
         before = {"name_en": curation.name_en, "name_fr": curation.name_fr}
         curation.name_en, curation.name_fr = name_en, name_fr
         curation.save()
         _record(campaign, key, CurationAction.Action.RENAME, actor, before, {"name_en": name_en, "name_fr": name_fr})
+        _bump_report(campaign.pk)
     return curation
 
 
 def _set_hidden(campaign: Campaign, key: str, actor: Any, hidden: bool) -> Curation:
-    _current(campaign, key)
     with transaction.atomic():
+        _lock_campaign(campaign.pk)
+        _current(campaign, key)
         curation = _curation(campaign, key)
         if curation.hidden != hidden:
             curation.hidden = hidden
             curation.save()
             action = CurationAction.Action.HIDE if hidden else CurationAction.Action.SHOW
             _record(campaign, key, action, actor, {"hidden": not hidden}, {"hidden": hidden})
+            _bump_report(campaign.pk)
     return curation
 
 
@@ -833,18 +1220,21 @@ def show(campaign: Campaign, key: str, actor: Any) -> Curation:
 
 
 def merge(campaign: Campaign, source_key: str, target_key: str, actor: Any) -> Curation:
-    """Fold one theme's voices into another, in the latest run now and in every later run."""
+    """Fold one theme's voices into another, in the latest run now and in every later run (a run saving
+    its results meanwhile waits for the campaign's lock, then applies the merge too)."""
     if source_key == target_key:
         raise ValidationError(_("Choose two different themes to merge."))
-    run, _source = _current(campaign, source_key)
-    _current(campaign, target_key)
     with transaction.atomic():
+        _lock_campaign(campaign.pk)
+        run, _source = _current(campaign, source_key)
+        _current(campaign, target_key)
         curation = _curation(campaign, source_key)
         before = {"merged_into": curation.merged_into}
         curation.merged_into = target_key
         curation.save()
         _record(campaign, source_key, CurationAction.Action.MERGE, actor, before, {"merged_into": target_key})
         _reapply(run)
+        _bump_report(campaign.pk)
     return curation
 
 
@@ -854,27 +1244,50 @@ def _fresh_key(key: str, taken: set[str]) -> str:
     return key
 
 
-def split(campaign: Campaign, key: str, actor: Any, parts: int = 2) -> Curation:
-    """Divide a theme into ``parts`` new themes (by the engine, on its voices in the latest run); later
-    runs divide that theme's voices the same way, each to the part whose centre is nearest."""
-    if not 2 <= parts <= MAX_SPLIT_PARTS:
-        raise ValidationError(_("A theme can be split into 2 to %(n)d parts.") % {"n": MAX_SPLIT_PARTS})
-    run, theme = _current(campaign, key)
+def _split_parts(campaign: Campaign, run: SynthesisRun, theme: Theme, parts: int) -> tuple[list[int], list[dict]]:
+    """The theme's voices in the run, and the parts the engine divides them into (fresh keys, centres)."""
     members = list(
-        Membership.objects.filter(run=run, theme=theme, provisional=False).values_list("voice_id", flat=True)
+        Membership.objects.filter(run=run, theme=theme, provisional=False)
+        .order_by("voice_id")
+        .values_list("voice_id", flat=True)
     )
     space = _load_space(run, members)
     if len(space.items) < parts:
         raise ValidationError(_("This theme has too few voices to split into %(n)d parts.") % {"n": parts})
     children = engine.split(space.items, space.embeddings, space.offsets, parts, _config(run))
-    taken = set(Theme.objects.filter(run__campaign=campaign).values_list("key", flat=True))
-    taken |= set(Curation.objects.filter(campaign=campaign).values_list("key", flat=True))
+    taken = _taken_keys(campaign)
     into = []
     for child in children:
         child_key = _fresh_key(child.id, taken)
         taken.add(child_key)
         into.append({"key": child_key, "centroid": _floats(child.centroid), "size": child.size})
+    return members, into
+
+
+def _taken_keys(campaign: Campaign) -> set[str]:
+    taken = set(Theme.objects.filter(run__campaign=campaign).values_list("key", flat=True))
+    return taken | set(Curation.objects.filter(campaign=campaign).values_list("key", flat=True))
+
+
+def split(campaign: Campaign, key: str, actor: Any, parts: int = 2) -> Curation:
+    """Divide a theme into ``parts`` new themes (by the engine, on its voices in the latest run); later
+    runs divide that theme's voices the same way, each to the part whose centre is nearest. The parts
+    are computed before the campaign's lock, and again under it if the theme changed meanwhile."""
+    if not 2 <= parts <= MAX_SPLIT_PARTS:
+        raise ValidationError(_("A theme can be split into 2 to %(n)d parts.") % {"n": MAX_SPLIT_PARTS})
+    run, theme = _current(campaign, key)
+    members, into = _split_parts(campaign, run, theme, parts)
     with transaction.atomic():
+        _lock_campaign(campaign.pk)
+        now_run, now_theme = _current(campaign, key)
+        now_members = list(
+            Membership.objects.filter(run=now_run, theme=now_theme, provisional=False)
+            .order_by("voice_id")
+            .values_list("voice_id", flat=True)
+        )
+        if now_run.pk != run.pk or now_members != members or _taken_keys(campaign) & {p["key"] for p in into}:
+            run = now_run
+            members, into = _split_parts(campaign, now_run, now_theme, parts)
         curation = _curation(campaign, key)
         before = {"split_into": [part["key"] for part in curation.split_into]}
         curation.split_into = into
@@ -882,6 +1295,7 @@ def split(campaign: Campaign, key: str, actor: Any, parts: int = 2) -> Curation:
         after = {"split_into": [part["key"] for part in into], "sizes": [part["size"] for part in into]}
         _record(campaign, key, CurationAction.Action.SPLIT, actor, before, after)
         _reapply(run)
+        _bump_report(campaign.pk)
     return curation
 
 
@@ -896,24 +1310,28 @@ def _refresh_quotes(run: SynthesisRun, theme: Theme, pinned: int | None) -> None
 
 def pin_quote(campaign: Campaign, key: str, voice: Voice, actor: Any) -> Curation:
     """Show this published voice first among the theme's quotes (while it stays in the theme)."""
-    run, theme = _current(campaign, key)
-    if voice.campaign_id != campaign.pk or voice.status != Voice.Status.PUBLISHED:
-        raise ValidationError(_("Only a published voice can be pinned as a quote."))
-    if not Membership.objects.filter(run=run, theme=theme, voice=voice).exists():
-        raise ValidationError(_("This voice is not in this theme."))
     with transaction.atomic():
+        _lock_campaign(campaign.pk)
+        run, theme = _current(campaign, key)
+        voice = Voice.objects.get(pk=voice.pk)
+        if voice.campaign_id != campaign.pk or voice.status != Voice.Status.PUBLISHED:
+            raise ValidationError(_("Only a published voice can be pinned as a quote."))
+        if not Membership.objects.filter(run=run, theme=theme, voice=voice).exists():
+            raise ValidationError(_("This voice is not in this theme."))
         curation = _curation(campaign, key)
         before = {"voice": str(curation.pinned_quote.public_id) if curation.pinned_quote else ""}
         curation.pinned_quote = voice
         curation.save()
         _record(campaign, key, CurationAction.Action.PIN, actor, before, {"voice": str(voice.public_id)})
         _refresh_quotes(run, theme, voice.pk)
+        _bump_report(campaign.pk)
     return curation
 
 
 def unpin(campaign: Campaign, key: str, actor: Any) -> Curation:
-    run, theme = _current(campaign, key)
     with transaction.atomic():
+        _lock_campaign(campaign.pk)
+        run, theme = _current(campaign, key)
         curation = _curation(campaign, key)
         if curation.pinned_quote_id is not None:
             before = {"voice": str(curation.pinned_quote.public_id)}
@@ -921,6 +1339,7 @@ def unpin(campaign: Campaign, key: str, actor: Any) -> Curation:
             curation.save()
             _record(campaign, key, CurationAction.Action.UNPIN, actor, before, {"voice": ""})
             _refresh_quotes(run, theme, None)
+            _bump_report(campaign.pk)
     return curation
 
 
@@ -933,6 +1352,7 @@ def publish(run: SynthesisRun, actor: Any) -> SynthesisRun:
         run.published_at = timezone.now()
         run.published_by = actor if getattr(actor, "is_authenticated", False) else None
         run.save(update_fields=["published_at", "published_by"])
+        _bump_report(run.campaign_id)
     return run
 
 
@@ -942,4 +1362,5 @@ def unpublish(run: SynthesisRun, actor: Any) -> SynthesisRun:
         run.published_at = None
         run.published_by = None
         run.save(update_fields=["published_at", "published_by"])
+        _bump_report(run.campaign_id)
     return run

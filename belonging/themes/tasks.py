@@ -31,3 +31,12 @@ def execute_run(run_id: int) -> str:
     if run is None:
         return "missing"
     return services.execute_run(run).status
+
+
+@task()
+def relabel_run(run_id: int) -> bool:
+    """Describe a finished run's themes again from the voices now in them (after a withdrawal or a
+    take-down: no keyphrase keeps a word only a voice that left used). False if the run is gone."""
+    from belonging.themes import services
+
+    return services.relabel_run(run_id)

@@ -127,6 +127,7 @@ def runs(request: HttpRequest, slug: str) -> HttpResponse:
                     min_themes=data["min_themes"],
                     max_themes=data["max_themes"],
                     backend=data["backend"],
+                    request_key=data.get("request_key"),
                 )
             except ValidationError as exc:
                 _add_errors(form, exc)

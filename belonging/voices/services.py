@@ -402,6 +402,7 @@ def _decline(voice: Voice, moderator: Any, status: str, action: str, reason: Rea
         voice.save()
         ModerationAction.objects.create(voice=voice, moderator=moderator, action=action, reason=reason, note=note)
         tasks.send_voice_outcome.enqueue(voice.pk)
+        theme_services.remove_voice(voice)  # rejected or returned: its embeddings go (an edit embeds again)
     return voice
 
 
@@ -430,7 +431,7 @@ def voice_take_down(*, voice: Voice, moderator: Any, reason: ReasonCode, note: s
         ModerationAction.objects.create(
             voice=voice, moderator=moderator, action=ModerationAction.Action.TAKE_DOWN, reason=reason, note=note
         )
-        theme_services.remove_voice(voice, erase=False)  # leaves analysis
+        theme_services.remove_voice(voice)  # leaves analysis; a rejected voice keeps no embedding
         tasks.send_voice_outcome.enqueue(voice.pk)
     return voice
 

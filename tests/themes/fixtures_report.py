@@ -16,7 +16,10 @@ The scenario (``build_scenario``), every voice in Ontario and English unless sai
 * Theme C (hidden; "Thème caché"): 10 published voices, not self-identified.
 * In no theme: one "empty", one "far", and one "new" voice (not self-identified).
 
-So 74 voices are analysed, 71 are in themes (10 in the hidden one), 60 self-identified.
+So 74 voices are analysed, 71 are in themes (10 in the hidden one), 60 self-identified. Every voice has
+an author of its own, so people and voices are the same numbers, except that counts of people (the
+equity lens, themes by province) leave out provisional voices: 59 self-identified people (theme A 30,
+theme B 29), and theme B has 30 people of its own (b0–b28 and the voice without consent to statistics).
 """
 
 from __future__ import annotations
@@ -58,13 +61,18 @@ def make_voice(
     communities: set[str] | None = None,
     consent_self_id: bool | None = None,
     text: str = "",
+    email: str = "",
 ) -> Voice:
-    """One voice (published, accepted or withdrawn), optionally self-identified with ``communities``."""
+    """One voice (published, accepted or withdrawn), optionally self-identified with ``communities``.
+
+    Each voice has an author of its own (``authorN@example.org``) unless ``email`` names one: voices
+    with the same email are one person's."""
     _counter["n"] += 1
     n = _counter["n"]
     now = timezone.now()
     withdrawn = status == "withdrawn"
     identified = communities is not None
+    email = email or f"author{n}@example.org"
     voice = Voice.objects.create(
         campaign_id=prompt.campaign_id,
         prompt=prompt,
@@ -72,8 +80,8 @@ def make_voice(
         text="" if withdrawn else (text or f"Voice number {n}: the library is where I first felt at home here."),
         language=language,
         province=province,
-        email="" if withdrawn else f"author{n}@example.org",
-        email_normalized="" if withdrawn else f"author{n}@example.org",
+        email="" if withdrawn else email,
+        email_normalized="" if withdrawn else email.lower(),
         status=status,
         consent_publish=status == "published",
         consent_analysis=True,

@@ -85,3 +85,15 @@ def test_it_refuses_what_it_cannot_do_with_a_clear_message(campaign, corpus, mon
     with pytest.raises(CommandError, match=r"Run \d+ failed: RuntimeError: out of memory"):
         synthesize(campaign.slug)
     assert SynthesisRun.objects.get().status == "failed"
+
+
+def test_ctrl_c_marks_the_run_failed(campaign, corpus, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(services.engine, "synthesize", interrupted)
+    with pytest.raises(CommandError, match=r"Run \d+ was interrupted; it is marked failed\.") as error:
+        synthesize(campaign.slug)
+    assert error.value.returncode == 130
+    run = SynthesisRun.objects.get()
+    assert run.status == "failed" and run.error == "The run was interrupted (KeyboardInterrupt) before it finished."

@@ -72,14 +72,33 @@ def test_the_pdf_embeds_its_fonts(scenario):
 def test_the_pdf_is_cached_until_the_report_changes(client, scenario, django_assert_max_num_queries):
     path = f"/en/themes/{SLUG}/report.pdf"
     first = client.get(path).content
-    with django_assert_max_num_queries(8):  # the run and the stamp; no report, no rendering
+    with django_assert_max_num_queries(2):  # the campaign and its published run; no count, no report
         assert client.get(path).content == first
     from belonging.themes.models import Curation
 
     curation = Curation.objects.get(key=scenario.theme_a.key)
     curation.name_en = "Libraries make neighbours"
     curation.save()
+    assert client.get(path).content == first  # changed behind the services' back: still the cached one
+    selectors.bump_report_version(scenario.campaign.pk)  # what every service that changes the report does
     assert "Libraries make neighbours" in flat(text_of(client.get(path).content))
+
+
+def test_a_withdrawn_quote_leaves_the_cached_pdf_even_when_the_counts_stay_equal(client, scenario):
+    """One published voice withdrawn and another added: the counts the old cache key was made of stay
+    the same, and the cached PDF kept quoting the withdrawn voice. The version key changes."""
+    from belonging.voices.services import voice_withdraw
+    from tests.themes.fixtures_report import add_members, make_voice
+
+    path = f"/en/themes/{SLUG}/report.pdf"
+    quoted = scenario.a_voices[1]
+    words = quoted.text.split(":")[0] + ":"  # "Voice number N:", the quote's own opening
+    assert words in flat(text_of(client.get(path).content))
+    voice_withdraw(voice=quoted)
+    selectors.bump_report_version(scenario.campaign.pk)  # services.remove_voice's job
+    add_members(scenario.run, scenario.theme_a, [make_voice(scenario.prompt, status="published")], provisional=True)
+    selectors.bump_report_version(scenario.campaign.pk)  # services.assign_new_voice's job
+    assert words not in flat(text_of(client.get(path).content))
 
 
 def test_nothing_published_means_no_pdf(client, db):

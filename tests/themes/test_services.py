@@ -3,6 +3,7 @@ withdrawal, failure."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -499,3 +500,274 @@ def test_a_taken_down_voice_leaves_the_themes(campaign, corpus, prompts):
     assert not Membership.objects.filter(voice=voice).exists()
     run.refresh_from_db()
     assert run.total == len(corpus) - 1
+
+
+# --- keys follow runs of the same scope ---------------------------------------------------------------------
+
+
+def test_a_province_run_between_two_full_runs_leaves_the_full_runs_keys(campaign, prompts, corpus):
+    ontario = Place.objects.create(
+        campaign=campaign, slug="ontario", kind=Place.Kind.PROVINCE, name_en="Ontario", name_fr="Ontario", province="ON"
+    )
+    first = run_now(campaign)
+    keys = theme_of_topic(first, corpus)
+    # Ontario's voices are about housing and transit only: its run has no food theme.
+    Voice.objects.filter(pk__in=[v for v, topic in corpus.items() if topic != "food"]).update(province="ON")
+    Voice.objects.filter(pk__in=[v for v, topic in corpus.items() if topic == "food"]).update(province="QC")
+    province = run_now(campaign, place=ontario, min_themes=2, max_themes=2)
+    assert keys["food"] not in set(province.themes.values_list("key", flat=True))
+    assert services._previous_run(province).pk == first.pk  # no earlier run of its scope: the latest
+
+    everyone = {**corpus, **later_voices(prompts["needs-to-have"])}
+    second = run_now(campaign)
+    # Matched to the first full run (same scope), not to the province's run in between: food keeps its key.
+    assert theme_of_topic(second, everyone) == keys
+    assert services._previous_run(second).pk == first.pk
+
+
+# --- interrupted and stale runs ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, SystemExit])
+def test_an_interrupted_run_is_marked_failed_and_the_interruption_goes_on(campaign, corpus, monkeypatch, interruption):
+    def interrupted(*args, **kwargs):
+        raise interruption()
+
+    monkeypatch.setattr(services.engine, "synthesize", interrupted)
+    run = services.start_run(campaign, None, enqueue=False)
+    with pytest.raises(interruption):
+        services.execute_run(run)
+    run.refresh_from_db()
+    assert run.status == SynthesisRun.Status.FAILED and run.finished_at is not None
+    assert run.error == f"The run was interrupted ({interruption.__name__}) before it finished."
+    assert not run.themes.exists() and not run.memberships.exists()
+
+
+def test_the_heartbeat_is_written_with_the_progress(campaign, corpus):
+    run = services.start_run(campaign, None, enqueue=False, min_themes=3, max_themes=3)
+    long_ago = timezone.now() - timedelta(hours=2)
+    SynthesisRun.objects.filter(pk=run.pk).update(updated_at=long_ago)
+    beats = []
+
+    def watch(fraction, stage):
+        beats.append(SynthesisRun.objects.values_list("updated_at", flat=True).get(pk=run.pk))
+
+    services.execute_run(run, on_progress=watch)
+    assert beats[1] > long_ago  # from the first progress step on
+    assert beats == sorted(beats)
+
+
+def test_starting_a_run_fails_runs_whose_worker_stopped(campaign, corpus, organizer):
+    stale = services.start_run(campaign, organizer, enqueue=False)
+    alive = services.start_run(campaign, organizer, enqueue=False)
+    waiting = services.start_run(campaign, organizer, enqueue=False)
+    now = timezone.now()
+    SynthesisRun.objects.filter(pk=stale.pk).update(status="running", updated_at=now - timedelta(minutes=31))
+    SynthesisRun.objects.filter(pk=alive.pk).update(status="running", updated_at=now - timedelta(minutes=29))
+    SynthesisRun.objects.filter(pk=waiting.pk).update(updated_at=now - timedelta(hours=3))  # queued: waits
+
+    services.start_run(campaign, organizer, enqueue=False)
+
+    stale.refresh_from_db()
+    assert (stale.status, stale.error) == ("failed", "The worker stopped before the run finished.")
+    assert stale.finished_at is not None
+    assert SynthesisRun.objects.get(pk=alive.pk).status == "running"
+    assert SynthesisRun.objects.get(pk=waiting.pk).status == "queued"
+    # A run given up as stale that wakes up writes nothing.
+    SynthesisRun.objects.filter(pk=waiting.pk).update(status="running", updated_at=now - timedelta(hours=1))
+    real = services._lock_campaign
+
+    def fail_meanwhile(campaign_id):
+        services.fail_stale_runs(campaign_id)
+        return real(campaign_id)
+
+    SynthesisRun.objects.filter(pk=waiting.pk).update(status="queued")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services, "_lock_campaign", fail_meanwhile)
+        patch.setattr(services, "STALE_AFTER", timedelta(seconds=-60))
+        run = services.execute_run(SynthesisRun.objects.get(pk=waiting.pk))
+    assert run.status == "failed" and not run.themes.exists() and not run.memberships.exists()
+
+
+# --- one run per form ------------------------------------------------------------------------------------------
+
+
+def test_the_same_request_key_starts_one_run(campaign, prompts, organizer):
+    key = uuid.uuid4()
+    first = services.start_run(campaign, organizer, request_key=key)
+    again = services.start_run(campaign, organizer, request_key=str(key), min_themes=4, max_themes=9)
+    assert again.pk == first.pk and SynthesisRun.objects.count() == 1
+    other = services.start_run(campaign, organizer, request_key=uuid.uuid4())
+    assert other.pk != first.pk
+    # Without a key (the command, an old form), every request starts a run.
+    services.start_run(campaign, organizer)
+    services.start_run(campaign, organizer, request_key="")
+    assert SynthesisRun.objects.count() == 4
+
+
+# --- races: what changes while a run computes or a voice is placed -------------------------------------------------
+
+
+def withdraw_unseen(voice: Voice) -> None:
+    """The voice is withdrawn by another request, whose own clean-up of the themes this one cannot see."""
+    Voice.objects.filter(pk=voice.pk).update(
+        status=Voice.Status.WITHDRAWN, consent_analysis=False, text="", email="", withdrawn_at=timezone.now()
+    )
+
+
+@pytest.mark.parametrize("retries", [2, 0])
+def test_a_merge_made_while_a_run_saves_applies_to_it(campaign, corpus, organizer, monkeypatch, retries):
+    first = run_now(campaign)
+    keys = theme_of_topic(first, corpus)
+    real = services._build_themes
+    calls = []
+
+    def merge_meanwhile(campaign_id, raw_groups, space, config):
+        built = real(campaign_id, raw_groups, space, config)
+        calls.append(len(calls))
+        if len(calls) == 1:  # the new run's themes are built: an organizer merges before they are saved
+            services.merge(campaign, keys["food"], keys["transit"], organizer)
+        return built
+
+    monkeypatch.setattr(services, "CURATION_RETRIES", retries)
+    monkeypatch.setattr(services, "_build_themes", merge_meanwhile)
+    second = run_now(campaign)
+    assert len(calls) == 3  # the run's build, the merge's, the run's again (outside or under the lock)
+    themes = dict(second.themes.values_list("key", "merged_from"))
+    assert keys["food"] not in themes and themes[keys["transit"]] == [keys["food"]]
+    food = [v for v, topic in corpus.items() if topic == "food"]
+    assert sum(members(second)[v] == keys["transit"] for v in food) >= 0.8 * len(food)
+
+
+def test_a_voice_withdrawn_while_a_run_saves_leaves_it(campaign, corpus, monkeypatch):
+    run_now(campaign)
+    voice = Voice.objects.filter(pk__in=corpus, status=Voice.Status.PUBLISHED).first()
+    real = Membership.objects.bulk_create
+    done = []
+
+    def withdrawn_meanwhile(objs, *args, **kwargs):
+        created = real(objs, *args, **kwargs)
+        if not done:  # withdrawn after the run checked who may be analysed, before its results commit
+            done.append(True)
+            withdraw_unseen(voice)
+        return created
+
+    monkeypatch.setattr(Membership.objects, "bulk_create", withdrawn_meanwhile)
+    second = run_now(campaign)
+    assert not Membership.objects.filter(run=second, voice=voice).exists()
+    assert not VoiceEmbedding.objects.filter(voice=voice).exists()
+    assert second.total == len(corpus) - 1 == second.in_themes + sum(second.excluded.values())
+    assert sum(second.themes.values_list("size", flat=True)) == second.in_themes
+    assert all(voice.pk not in quotes for quotes in second.themes.values_list("quote_ids", flat=True))
+
+
+def test_a_voice_approved_while_a_run_computes_joins_it(campaign, prompts, corpus, monkeypatch):
+    first = run_now(campaign)
+    keys = theme_of_topic(first, corpus)
+    real = services.engine.synthesize
+    late = []
+
+    def approved_meanwhile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        late.append(
+            add_voice(prompts["needs-to-have"], "transit", "en", "More buses at night and a free transit pass.")
+        )
+        return result
+
+    monkeypatch.setattr(services.engine, "synthesize", approved_meanwhile)
+    second = run_now(campaign)
+    membership = Membership.objects.get(run=second, voice=late[0])
+    assert membership.provisional and membership.theme.key == keys["transit"]
+    assert second.total == len(corpus) + 1 == second.in_themes
+
+
+def test_a_voice_withdrawn_while_being_placed_is_not_placed(campaign, prompts, corpus, monkeypatch):
+    run = run_now(campaign)
+    voice = add_voice(prompts["needs-to-have"], "transit", "en", "The bus should come every ten minutes.")
+    real = services.ensure_embeddings
+
+    def withdrawn_meanwhile(voices, *args, **kwargs):
+        vectors = real(voices, *args, **kwargs)
+        withdraw_unseen(voice)
+        return vectors
+
+    monkeypatch.setattr(services, "ensure_embeddings", withdrawn_meanwhile)
+    assert services.assign_new_voice(voice) is None
+    assert not Membership.objects.filter(voice=voice).exists()
+    assert not VoiceEmbedding.objects.filter(voice=voice).exists()
+    run.refresh_from_db()
+    assert run.total == len(corpus)
+
+
+def test_a_new_voice_reaches_the_published_run_when_a_newer_one_is_not_published(campaign, prompts, corpus, organizer):
+    published = services.publish(run_now(campaign), organizer)
+    newer = run_now(campaign)
+    keys = theme_of_topic(newer, corpus)
+    voice = add_voice(prompts["needs-to-have"], "food", "en", "A community garden where neighbours share meals.")
+
+    membership = services.assign_new_voice(voice)
+
+    assert membership.run_id == newer.pk and membership.theme.key == keys["food"]
+    in_published = Membership.objects.get(run=published, voice=voice)
+    assert in_published.provisional and in_published.theme.key == theme_of_topic(published, corpus)["food"]
+    published.refresh_from_db()
+    assert published.total == len(corpus) + 1
+    assert services.assign_new_voice(voice) is None
+    # Once the newer run is published, new voices go to it alone.
+    services.publish(newer, organizer)
+    other = add_voice(prompts["needs-to-have"], "housing", "en", "Affordable rent so families can stay.")
+    assert services.assign_new_voice(other).run_id == newer.pk
+    assert list(Membership.objects.filter(voice=other).values_list("run_id", flat=True)) == [newer.pk]
+
+
+# --- the cached report is invalidated by every write --------------------------------------------------------------
+
+
+def test_every_write_invalidates_the_cached_report(
+    campaign, prompts, corpus, organizer, monkeypatch, django_capture_on_commit_callbacks
+):
+    from belonging.themes import selectors
+
+    bumped = []
+    monkeypatch.setattr(selectors, "bump_report_version", bumped.append)
+
+    def bumps(action) -> list[int]:
+        bumped.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            action()
+        return list(bumped)
+
+    run = services.execute_run(services.start_run(campaign, None, enqueue=False, min_themes=3, max_themes=3))
+    assert run.status == "done"
+    assert bumps(lambda: run_now(campaign)) == [campaign.pk]
+    run = services.latest_run(campaign)
+    keys = theme_of_topic(run, corpus)
+    assert bumps(lambda: services.publish(run, organizer)) == [campaign.pk]
+    assert bumps(lambda: services.unpublish(run, organizer)) == [campaign.pk]
+    assert bumps(lambda: services.rename(campaign, keys["food"], "Food", "Nourriture", organizer)) == [campaign.pk]
+    assert bumps(lambda: services.hide(campaign, keys["food"], organizer)) == [campaign.pk]
+    assert bumps(lambda: services.show(campaign, keys["food"], organizer)) == [campaign.pk]
+    theme = Theme.objects.get(run=run, key=keys["housing"])
+    assert bumps(
+        lambda: services.pin_quote(campaign, keys["housing"], Voice.objects.get(pk=theme.quote_ids[1]), organizer)
+    )
+    assert bumps(lambda: services.unpin(campaign, keys["housing"], organizer)) == [campaign.pk]
+    assert bumps(lambda: services.merge(campaign, keys["food"], keys["transit"], organizer)) == [campaign.pk]
+    assert bumps(lambda: services.split(campaign, keys["housing"], organizer)) == [campaign.pk]
+    voice = add_voice(prompts["needs-to-have"], "transit", "en", "The bus should come every ten minutes.")
+    assert bumps(lambda: services.assign_new_voice(voice)) == [campaign.pk]
+    assert bumps(lambda: services.remove_voice(voice)) == [campaign.pk]
+    assert bumps(lambda: services.relabel_run(run.pk)) == [campaign.pk]
+
+
+# --- curation at scale ------------------------------------------------------------------------------------------------
+
+
+def test_a_merge_writes_only_what_changed_in_a_few_queries(campaign, corpus, organizer, django_assert_max_num_queries):
+    run = run_now(campaign)
+    keys = theme_of_topic(run, corpus)
+    # About 30 queries whatever the number of voices (51 here): none per voice or per theme.
+    with django_assert_max_num_queries(40):
+        services.merge(campaign, keys["food"], keys["transit"], organizer)
+    run.refresh_from_db()
+    assert run.in_themes == len(corpus) and run.themes.count() == 2

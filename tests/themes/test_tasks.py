@@ -3,15 +3,18 @@ confirmed, embedded again when edited or redacted, placed in the latest themes w
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import pytest
 from django_tasks_db.models import DBTaskResult
 
 from belonging.lib import themes as engine
 from belonging.themes import services, tasks
-from belonging.themes.models import Membership, SynthesisRun, VoiceEmbedding
+from belonging.themes.models import Membership, SynthesisRun, Theme, VoiceEmbedding
 from belonging.voices import services as voice_services
 from belonging.voices.models import Voice
-from tests.themes.conftest import run_now, theme_of_topic
+from tests.themes.conftest import add_voice, run_now, theme_of_topic
 from tests.voices.conftest import share_and_submit, voice_input
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +123,110 @@ def test_another_backend_embeds_separately_and_still_keeps_keys(campaign, corpus
     assert second.total == len(corpus) == second.in_themes + sum(second.excluded.values())
     shared = set(first.themes.values_list("key", flat=True)) & set(second.themes.values_list("key", flat=True))
     assert shared  # at least one theme continued across the change of embeddings
+
+
+# --- a withdrawal describes the themes again ----------------------------------------------------------
+
+TOWERS = [
+    "The rent at Maplewood Towers went up again and affordable housing is gone for families like mine.",
+    "Maplewood Towers tenants face another rent increase; we need affordable housing near work.",
+    "Our landlord at Maplewood Towers raised the rent and housing is now unaffordable for seniors.",
+]
+
+
+def phrase_users(phrase: str, texts) -> int:
+    """How many of ``texts`` use ``phrase`` (as the engine sees words: folded, without accents)."""
+    from belonging.lib.textfold import fold
+
+    words = phrase.split()
+    count = 0
+    for text in texts:
+        tokens = re.findall(r"[a-z][a-z0-9]+", fold(text.lower()))
+        if any(tokens[i : i + len(words)] == words for i in range(len(tokens))):
+            count += 1
+    return count
+
+
+def test_a_withdrawal_takes_its_words_out_of_the_keyphrases(
+    campaign, prompts, corpus, run_tasks, django_capture_on_commit_callbacks
+):
+    """A phrase used by exactly as many voices as a keyphrase needs stops being one when one of them is
+    withdrawn, once the relabelling task has run; no keyphrase is left that only the withdrawn voice used."""
+    towers = [add_voice(prompts["needs-to-have"], "housing", "en", text) for text in TOWERS]
+    run = run_now(campaign)
+    housing = Theme.objects.get(
+        run=run, key=theme_of_topic(run, {**corpus, **{v.pk: "housing" for v in towers}})["housing"]
+    )
+    assert any("maplewood" in phrase for phrase in housing.keyphrases["en"]), housing.keyphrases
+    withdrawn = towers[0]
+    withdrawn_text = services.analysis_text(withdrawn)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        voice_services.voice_withdraw(voice=withdrawn)
+    assert queued("relabel_run") == 1
+    run_tasks()
+
+    housing.refresh_from_db()
+    remaining = [
+        services.analysis_text(v)
+        for v in Voice.objects.filter(theme_memberships__theme=housing, theme_memberships__provisional=False)
+    ]
+    assert len(remaining) == housing.size
+    phrases = [phrase for by_language in housing.keyphrases.values() for phrase in by_language]
+    assert phrases and not any("maplewood" in phrase for phrase in phrases)
+    for phrase in phrases:
+        # Never a word only the withdrawn voice used; every keyphrase is still used by enough voices.
+        assert phrase_users(phrase, remaining) >= engine.Config.min_phrase_voices, phrase
+    assert phrase_users("maplewood", [withdrawn_text]) == 1 and phrase_users("maplewood", remaining) == 2
+    assert housing.languages == dict(
+        Counter(Voice.objects.filter(theme_memberships__theme=housing).values_list("language", flat=True))
+    )
+    assert withdrawn.pk not in housing.quote_ids and len(housing.quote_ids) == 5
+    # The task again: nothing changes.
+    before = (housing.keyphrases, housing.quote_ids)
+    assert tasks.relabel_run.call(run.pk) is True
+    housing.refresh_from_db()
+    assert (housing.keyphrases, housing.quote_ids) == before
+    assert tasks.relabel_run.call(0) is False
+
+
+# --- rejected and returned voices keep no embedding --------------------------------------------------------
+
+
+def test_a_rejected_or_returned_voice_keeps_no_embedding(
+    prompts, moderator, run_tasks, django_capture_on_commit_callbacks
+):
+    from belonging.voices.models import ReasonCode
+
+    prompt = prompts["needs-to-have"]
+    reason = ReasonCode.objects.first()
+    with django_capture_on_commit_callbacks(execute=True):
+        rejected = share_and_submit(prompt, run_tasks, text=HOUSING)
+        returned = share_and_submit(prompt, run_tasks, text="The night bus was cut and I cannot get home.")
+    run_tasks()
+    assert VoiceEmbedding.objects.filter(voice__in=[rejected, returned]).count() == 2
+
+    voice_services.voice_reject(voice=rejected, moderator=moderator, reason=reason)
+    voice_services.voice_return(voice=returned, moderator=moderator, note="Please leave out the street name.")
+
+    assert not VoiceEmbedding.objects.filter(voice__in=[rejected, returned]).exists()
+    # A task queued before the decision embeds nothing afterwards.
+    assert tasks.embed_voice.call(rejected.pk) is False
+    assert tasks.embed_voice.call(returned.pk) is False
+    assert not VoiceEmbedding.objects.filter(voice__in=[rejected, returned]).exists()
+    # The author's edit puts the returned voice back in the queue: embedded again.
+    edited = "The night bus was cut and I cannot get home from my evening shift."
+    with django_capture_on_commit_callbacks(execute=True):
+        voice_services.voice_edit(voice=returned, data=voice_input(prompt, text=edited))
+    run_tasks()
+    assert VoiceEmbedding.objects.get(voice=returned).text_hash == services.text_hash(edited)
+
+
+def test_a_voice_taken_down_keeps_no_embedding(campaign, corpus, moderator):
+    from belonging.voices.models import ReasonCode
+
+    run_now(campaign)
+    voice = Voice.objects.filter(pk__in=corpus, status=Voice.Status.PUBLISHED).first()
+    voice_services.voice_take_down(voice=voice, moderator=moderator, reason=ReasonCode.objects.first())
+    assert not VoiceEmbedding.objects.filter(voice=voice).exists()
+    assert not Membership.objects.filter(voice=voice).exists()

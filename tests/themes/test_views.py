@@ -4,18 +4,19 @@ starting a run with errors in the visitor's language, progress, curation, publis
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext
 
 from belonging.accounts.roles import MODERATORS
 from belonging.themes import services
 from belonging.themes.models import Curation, CurationAction, SynthesisRun
-from belonging.voices.models import Voice
+from belonging.voices import services as voice_services
 from tests.themes.fixtures_report import (
     NAME_A_EN,
     NAME_A_FR,
@@ -128,14 +129,11 @@ def test_the_navigation_links_to_what_we_heard(client, db):
     assert 'href="/en/themes/"' in client.get("/en/").content.decode()
 
 
-def test_a_withdrawn_voice_leaves_the_public_page(client, scenario):
+def test_a_withdrawn_voice_leaves_the_public_page(client, scenario, django_capture_on_commit_callbacks):
     voice = scenario.a_voices[1]
     assert str(voice.public_id) in client.get(REPORT).content.decode()  # and the report is cached
-    voice.status, voice.text, voice.email = Voice.Status.WITHDRAWN, "", ""
-    voice.email_normalized = ""
-    voice.withdrawn_at = timezone.now()
-    voice.consent_publish = False
-    voice.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        voice_services.voice_withdraw(voice=voice)
     html = client.get(REPORT).content.decode()
     assert str(voice.public_id) not in html
     assert "30 voices" not in html and "29 voices" in html
@@ -267,6 +265,24 @@ def test_a_refusal_from_the_services_is_shown_on_its_field(client, scenario, org
     assert 'id="id_backend_error"' in html
     assert escape(gettext("This method needs a local model, which this site does not have (THEMES_MODEL).")) in html
     assert SynthesisRun.objects.count() == 1
+
+
+def test_the_same_form_sent_twice_starts_one_run(client, scenario, organizer):
+    client.force_login(organizer)
+    key = uuid.UUID(client.get(RUNS).context["form"]["request_key"].value())
+    assert client.get(RUNS).context["form"]["request_key"].value() != str(key)  # fresh each time it is shown
+    # Refused, the form keeps its key; corrected and sent twice (a double click), it starts one run.
+    refused = client.post(RUNS, start_data(max_themes="1", min_themes="3", request_key=str(key)))
+    assert refused.status_code == 400 and refused.context["form"]["request_key"].value() == str(key)
+    first = client.post(RUNS, start_data(request_key=str(key)))
+    second = client.post(RUNS, start_data(request_key=str(key)))
+    run = SynthesisRun.objects.exclude(pk=scenario.run.pk).get()
+    assert run.request_key == key
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"] == f"/en/themes/manage/runs/{run.pk}/"
+    # Another showing of the form (another key) starts another run.
+    client.post(RUNS, start_data(request_key=str(uuid.uuid4())))
+    assert SynthesisRun.objects.count() == 3
 
 
 # --- curation -----------------------------------------------------------------------------------------

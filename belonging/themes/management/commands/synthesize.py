@@ -103,7 +103,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Run {run.pk}: {campaign.slug}, {run.backend} embeddings, seed {run.seed}.")
         bar = ProgressBar(self.stdout)
         started = time.monotonic()
-        run = services.execute_run(run, on_progress=bar)
+        try:
+            run = services.execute_run(run, on_progress=bar)
+        except KeyboardInterrupt:
+            # execute_run has marked the run failed (unless its results were saved already); say so
+            # instead of a traceback, with the exit status of Ctrl-C.
+            bar.finish()
+            run.refresh_from_db()
+            outcome = "its results are saved" if run.status == SynthesisRun.Status.DONE else "it is marked failed"
+            raise CommandError(f"Run {run.pk} was interrupted; {outcome}.", returncode=130) from None
         bar.finish()
         if run.status != SynthesisRun.Status.DONE:
             raise CommandError(f"Run {run.pk} failed: {run.error}")
