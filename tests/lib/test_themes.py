@@ -117,6 +117,17 @@ def test_unknown_backend_and_missing_model_are_clear_errors():
         T.get_embedder("sentence-transformers")
 
 
+def test_sentence_transformers_backend_says_what_it_needs():
+    try:
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        with pytest.raises(RuntimeError, match="pip install sentence-transformers"):
+            T.get_embedder("sentence-transformers", model="/nonexistent/model")
+    else:  # installed: a model that is not on disk is refused, nothing is downloaded
+        with pytest.raises(Exception):  # noqa: B017 - the library's own error type varies by version
+            T.get_embedder("sentence-transformers", model="/nonexistent/model")
+
+
 def test_vectors_round_trip_through_bytes():
     v = np.array([0.25, -1.5, 3.0], dtype=np.float32)
     assert np.array_equal(T.from_bytes(T.to_bytes(v)), v)
