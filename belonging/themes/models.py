@@ -98,6 +98,8 @@ class SynthesisRun(models.Model):
     # The engine's own themes, before curation: key -> {"centroid": [...], "size": n}. With
     # Membership.raw_key they are what the next run is matched to, and what curation is applied to.
     raw_themes = models.JSONField(default=dict)
+    # A relabelling (after a voice left) is queued and not yet started: later departures add none.
+    relabel_pending = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

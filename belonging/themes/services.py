@@ -588,7 +588,10 @@ def _execute(run: SynthesisRun, report: Progress) -> list[int]:
 
 
 def _floats(vector: np.ndarray) -> list[float]:
-    return [round(float(x), 6) for x in np.asarray(vector).ravel()]
+    """A vector as JSON numbers, exactly (float32 values round-trip through float): rounding would
+    make every later re-application of curation see slightly different similarities and rewrite
+    almost every membership."""
+    return [float(x) for x in np.asarray(vector, dtype=np.float32).ravel()]
 
 
 def _previous_run(run: SynthesisRun) -> SynthesisRun | None:
@@ -1043,8 +1046,11 @@ def remove_voice(voice: Voice, *, erase: bool = True) -> None:
         _drop_quotes(Theme.objects.filter(pk__in=[theme_id for _, theme_id in placed if theme_id]), {voice.pk})
         for run_id in sorted({run_id for run_id, _ in placed}):
             _recount(run_id)
+        # One relabelling queued per run, however many voices leave it before it starts: the task
+        # clears the mark as it starts, so a voice leaving during a relabelling queues another.
         for run_id in sorted({run_id for run_id, theme_id in placed if theme_id}):
-            transaction.on_commit(partial(tasks.relabel_run.enqueue, run_id))
+            if SynthesisRun.objects.filter(pk=run_id, relabel_pending=False).update(relabel_pending=True):
+                transaction.on_commit(partial(tasks.relabel_run.enqueue, run_id))
         if placed:
             _bump_report(voice.campaign_id)
 

@@ -38,5 +38,7 @@ def relabel_run(run_id: int) -> bool:
     """Describe a finished run's themes again from the voices now in them (after a withdrawal or a
     take-down: no keyphrase keeps a word only a voice that left used). False if the run is gone."""
     from belonging.themes import services
+    from belonging.themes.models import SynthesisRun
 
+    SynthesisRun.objects.filter(pk=run_id).update(relabel_pending=False)
     return services.relabel_run(run_id)

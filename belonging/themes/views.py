@@ -46,7 +46,8 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
     run = selectors.latest_published_run(campaign)
     context: dict[str, Any] = {"campaign": campaign, "report": None}
     if run is not None:
-        context["report"] = _public_report(run, current_language(), selectors.report_stamp(run))
+        context["report_stamp"] = selectors.report_stamp(run)
+        context["report"] = _public_report(run, current_language(), context["report_stamp"])
     return render(request, "themes/report.html", context)
 
 
