@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from belonging.core.i18n import localized
@@ -157,23 +158,39 @@ class Theme(models.Model):
 
     def default_name(self, language: str) -> str:
         """A name from the keyphrases: the first three in ``language`` (else in the other one)."""
-        return default_name(self.keyphrases, language)
+        return ", ".join(theme_keyphrases(self, language)[0][:3])
 
 
-def default_name(keyphrases: dict[str, list[str]], language: str) -> str:
-    phrases = keyphrases.get(language) or next((p for _, p in sorted(keyphrases.items()) if p), [])
-    return ", ".join(phrases[:3])
+def _other(language: str) -> str:
+    return "fr" if language == "en" else "en"
+
+
+def theme_keyphrases(theme: Theme, language: str) -> tuple[list[str], str]:
+    """The theme's keyphrases in ``language``, else in the other language, else any; with their language."""
+    phrases = theme.keyphrases or {}
+    for lang in (language, _other(language), *sorted(phrases)):
+        if phrases.get(lang):
+            return list(phrases[lang]), lang
+    return [], language
+
+
+def theme_label(theme: Theme, curation: Curation | None, language: str) -> tuple[str, str, bool]:
+    """What a theme is called in ``language``: the organizers' name (else their name in the other
+    language), else its first keyphrases, else "Theme N". Returns (name, language of the name,
+    whether organizers named it). The report, the API and ``manage.py synthesize`` all use it."""
+    if curation is not None:
+        for lang in (language, _other(language)):
+            value = getattr(curation, f"name_{lang}", "")
+            if value:
+                return value, lang, True
+    phrases, lang = theme_keyphrases(theme, language)
+    if phrases:
+        return ", ".join(phrases[:3]), lang, False
+    return gettext("Theme %(number)d") % {"number": theme.position + 1}, language, False
 
 
 def theme_name(theme: Theme, curation: Curation | None, language: str) -> str:
-    """What a theme is called in ``language``: the organizers' name (else their name in the other
-    language), else its first keyphrases (as the report names it)."""
-    if curation is not None:
-        for lang in (language, "en" if language == "fr" else "fr"):
-            name = getattr(curation, f"name_{lang}", "") or ""
-            if name:
-                return name
-    return theme.default_name(language)
+    return theme_label(theme, curation, language)[0]
 
 
 class Membership(models.Model):

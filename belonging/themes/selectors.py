@@ -39,7 +39,16 @@ from belonging.core.i18n import current_language
 from belonging.core.models import Campaign
 from belonging.core.provinces import Province
 from belonging.lib import suppression
-from belonging.themes.models import Backend, Curation, CurationAction, Membership, SynthesisRun, Theme
+from belonging.themes.models import (
+    Backend,
+    Curation,
+    CurationAction,
+    Membership,
+    SynthesisRun,
+    Theme,
+    theme_keyphrases,
+    theme_label,
+)
 from belonging.voices.models import Language, Voice
 from belonging.voices.selectors import INDIGENOUS_GROUPS
 
@@ -52,7 +61,7 @@ NOT_GIVEN = ""  # voices with no province
 # --- runs -----------------------------------------------------------------------------------------
 
 
-def latest_published_run(campaign: Campaign) -> SynthesisRun | None:
+def latest_published_run(campaign: Campaign | int) -> SynthesisRun | None:
     """The run shown on "What we heard": the one published last."""
     return (
         SynthesisRun.objects.filter(campaign=campaign, status=SynthesisRun.Status.DONE, published_at__isnull=False)
@@ -66,7 +75,7 @@ def latest_run(campaign: Campaign) -> SynthesisRun | None:
     return SynthesisRun.objects.filter(campaign=campaign).select_related("place", "prompt").first()
 
 
-def latest_done_run(campaign: Campaign) -> SynthesisRun | None:
+def latest_done_run(campaign: Campaign | int) -> SynthesisRun | None:
     """The latest finished run: the one organizers curate (curation is applied to it at once)."""
     return (
         SynthesisRun.objects.filter(campaign=campaign, status=SynthesisRun.Status.DONE)
@@ -468,29 +477,11 @@ def _explanations() -> dict[str, str]:
 
 
 def _name(theme: Theme, curation: Curation | None, language: str) -> tuple[str, str, bool]:
-    """A theme's name in ``language``: the organizers' name, else theirs in the other language, else its
-    first keyphrases. Returns (name, language of the name, whether organizers named it)."""
-    other = _other(language)
-    if curation is not None:
-        for lang in (language, other):
-            value = getattr(curation, f"name_{lang}", "")
-            if value:
-                return value, lang, True
-    phrases, lang = _keyphrases(theme, language)
-    if phrases:
-        return ", ".join(phrases[:3]), lang, False
-    return _("Theme %(number)d") % {"number": theme.position + 1}, language, False
+    return theme_label(theme, curation, language)
 
 
 def _keyphrases(theme: Theme, language: str) -> tuple[list[str], str]:
-    phrases = theme.keyphrases or {}
-    for lang in (language, _other(language)):
-        if phrases.get(lang):
-            return list(phrases[lang]), lang
-    for lang, values in phrases.items():
-        if values:
-            return list(values), lang
-    return [], language
+    return theme_keyphrases(theme, language)
 
 
 @dataclass

@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 
 from belonging.core.models import Campaign, Place
 from belonging.lib import themes as engine
-from belonging.themes import tasks
+from belonging.themes import selectors, tasks
 from belonging.themes.models import (
     NEW,
     Backend,
@@ -202,24 +202,11 @@ def voices_in_scope(run: SynthesisRun) -> QuerySet[Voice]:
 
 def latest_run(campaign: Campaign | int) -> SynthesisRun | None:
     """The campaign's latest finished run: the one curation applies to at once."""
-    campaign_id = campaign if isinstance(campaign, int) else campaign.pk
-    return (
-        SynthesisRun.objects.filter(campaign_id=campaign_id, status=SynthesisRun.Status.DONE)
-        .order_by("-created_at", "-id")
-        .first()
-    )
+    return selectors.latest_done_run(campaign)
 
 
 def latest_published_run(campaign: Campaign | int) -> SynthesisRun | None:
-    """The run "What we heard" shows: the one published last."""
-    campaign_id = campaign if isinstance(campaign, int) else campaign.pk
-    return (
-        SynthesisRun.objects.filter(
-            campaign_id=campaign_id, status=SynthesisRun.Status.DONE, published_at__isnull=False
-        )
-        .order_by("-published_at", "-id")
-        .first()
-    )
+    return selectors.latest_published_run(campaign)
 
 
 def _placement_runs(campaign_id: int) -> list[SynthesisRun]:
@@ -243,12 +230,7 @@ def _bump_report(campaign_id: int) -> None:
     """Once the transaction commits (at once outside one), the campaign's cached public report and PDF
     are stale."""
 
-    def bump() -> None:
-        from belonging.themes.selectors import bump_report_version  # selectors read what services write
-
-        bump_report_version(campaign_id)
-
-    transaction.on_commit(bump)
+    transaction.on_commit(partial(selectors.bump_report_version, campaign_id))
 
 
 def _curation_version(campaign_id: int) -> tuple[Any, ...]:
