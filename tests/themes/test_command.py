@@ -7,12 +7,20 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from belonging.themes import services
 from belonging.themes.models import SynthesisRun
 from tests.themes.conftest import theme_of_topic
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def in_english():
+    """Commands print in the active language; an earlier test in the same process may leave French on."""
+    with translation.override("en"):
+        yield
 
 
 def synthesize(*args: str) -> str:
