@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "belonging.pledges",
     "belonging.voices",
     "belonging.themes",
+    "belonging.measure",
     "belonging.api",
 ]
 

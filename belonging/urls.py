@@ -16,6 +16,7 @@ urlpatterns += i18n_patterns(
     path("voices/", include("belonging.voices.urls")),
     path("moderation/", include("belonging.voices.moderation_urls")),
     path("themes/", include("belonging.themes.urls")),
+    path("survey/", include("belonging.measure.urls")),
     path("accounts/", include("belonging.accounts.urls")),
     # The admin signs in through the staff sign-in page (rate-limited) rather than its own form.
     path("admin/login/", LoginView.as_view()),

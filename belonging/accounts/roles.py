@@ -40,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
         ("voices", "view_moderationaction"),
         ("themes", "run_synthesis"),
         ("themes", "curate_themes"),
+        ("measure", "manage_survey"),
     ],
     MODERATORS: [
         ("voices", "moderate_voice"),
