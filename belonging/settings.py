@@ -219,6 +219,10 @@ THEMES_MIN_THEME_SIZE = env_int("THEMES_MIN_THEME_SIZE", 5, minimum=1)  # smalle
 THEMES_MAX_THEMES = env_int("THEMES_MAX_THEMES", 60, minimum=2)  # the most themes an organizer may ask for
 THEMES_EMBED_BATCH = env_int("THEMES_EMBED_BATCH", 64, minimum=1)  # voices embedded (and saved) at a time
 
+# Belonging survey: abuse controls on starting responses (open waves) and on wrong invitation or resume codes.
+SURVEY_RATE_PER_IP = env_str("SURVEY_RATE_PER_IP", "60/h")
+SURVEY_CODE_RATE_PER_IP = env_str("SURVEY_CODE_RATE_PER_IP", "30/h")
+
 LOGIN_URL = "accounts:login"
 LOGIN_RATE_PER_IP = env_str("LOGIN_RATE_PER_IP", "10/m")
 LOGIN_REDIRECT_URL = "moderation:queue"

@@ -12,6 +12,7 @@ from ninja import Field, NinjaAPI, Query, Schema, Status
 
 from belonging.core.models import Campaign
 from belonging.core.provinces import Province
+from belonging.measure import selectors as measure_selectors
 from belonging.pledges import selectors
 from belonging.pledges.models import Pledge
 from belonging.themes import selectors as theme_selectors
@@ -235,3 +236,64 @@ def campaign_themes(request: HttpRequest, slug: str, response: HttpResponse) -> 
             ],
         ),
     )
+
+
+class IndicatorCellOut(Schema):
+    indicator: str = Field(description="Indicator id (measure/instrument.py): a share, or a mean score (`…_score`).")
+    indicator_label_en: str
+    indicator_label_fr: str
+    domain: str = Field(description='Domain code (measure/domains.py): "all", "province:ON", "community:women", …')
+    domain_label_en: str
+    domain_label_fr: str
+    estimate: float | None = Field(
+        description="A proportion (0–1) for a share, a score (1–5) for a mean. Null when not published."
+    )
+    se: float | None = Field(description="Standard error, same unit. Null when not published.")
+    ci_low: float | None = Field(description="95% confidence interval, same unit. Null when not published.")
+    ci_high: float | None
+    cv: float | None = Field(
+        description="Coefficient of variation, in percent. Null when not published or when the estimate is 0."
+    )
+    n: int | None = Field(description="Respondents with a valid answer in the domain. Null when not published.")
+    flag: Literal["", "E", "F", "x"] = Field(
+        description='"" released, "E" use with caution, "F" too unreliable to publish, "x" hidden to protect '
+        "another cell."
+    )
+    flag_reason: str = Field(description="fewer_than_10, cv_above_33_3, cv_16_6_to_33_3, complement, or empty.")
+
+
+class IndicatorWaveOut(Schema):
+    wave: str
+    wave_title_en: str
+    wave_title_fr: str
+    kind: Literal["baseline", "follow_up"]
+    sample: Literal["open", "invited"] = Field(description="Never pooled or compared with the other sample type.")
+    place: str | None = Field(description="The place's slug; null for the whole campaign.")
+    baseline: str | None = Field(description="The wave this one's change is measured from (same sample and place).")
+    questionnaire: str
+    opens: date
+    closes: date
+    raked: bool = Field(description="Whether the weights were raked to census margins.")
+    estimates: list[IndicatorCellOut]
+
+
+class IndicatorsOut(Schema):
+    campaign: str
+    waves: list[IndicatorWaveOut]
+
+
+@api.get(
+    "/campaigns/{slug}/indicators",
+    response={200: IndicatorsOut, 404: ErrorOut},
+    summary="Belonging indicators: a campaign's published survey estimates",
+    tags=["measure"],
+)
+def campaign_indicators(request: HttpRequest, slug: str, response: HttpResponse) -> Status[IndicatorsOut | ErrorOut]:
+    """Aggregated estimates of the campaign's published survey waves, oldest wave first, with the same
+    figures, flags and suppression as the CSV (``/<lang>/survey/<slug>/results.csv``). Never a response."""
+    response["Access-Control-Allow-Origin"] = "*"
+    campaign = Campaign.objects.filter(slug=slug).first()
+    if campaign is None:
+        return Status(404, ErrorOut(detail="No campaign with this slug."))
+    response["Cache-Control"] = "public, max-age=60"
+    return Status(200, IndicatorsOut(campaign=campaign.slug, waves=measure_selectors.api_waves(campaign)))

@@ -55,7 +55,7 @@ AGREEMENT_SCORES = {
 
 
 class SenseOfBelonging(models.TextChoices):
-    """Statistics Canada's answer categories (Canadian Social Survey), plus a refusal."""
+    """Statistics Canada’s answer categories (Canadian Social Survey), plus a refusal."""
 
     VERY_STRONG = "very_strong", _("Very strong")
     SOMEWHAT_STRONG = "somewhat_strong", _("Somewhat strong")
@@ -128,7 +128,7 @@ CSS_BELONGING = Item(
     "css_belonging",
     _("How would you describe your sense of belonging to your local community?"),
     SenseOfBelonging.choices,
-    help_text=_("This is Statistics Canada's question, asked in the same words."),
+    help_text=_("This is Statistics Canada’s question, asked in the same words."),
 )
 
 
@@ -208,7 +208,7 @@ INDICATORS = (
         "css_belonging",
         "css_belonging",
         _("Very or somewhat strong sense of belonging to the local community"),
-        _("Sense of belonging (Statistics Canada's question)"),
+        _("Sense of belonging (Statistics Canada’s question)"),
         categories=frozenset({SenseOfBelonging.VERY_STRONG, SenseOfBelonging.SOMEWHAT_STRONG}),
     ),
     Indicator(

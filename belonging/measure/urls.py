@@ -4,6 +4,7 @@ from belonging.measure import dashboard_views, data_views, views
 
 app_name = "measure"
 urlpatterns = [
+    path("", dashboard_views.index, name="index"),
     # Organizers' pages come first: "manage" is never read as a campaign slug.
     path("manage/", views.waves, name="waves"),
     path("manage/new/", views.wave_create, name="wave_create"),
