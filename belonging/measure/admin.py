@@ -1,6 +1,9 @@
-"""Waves and invitations are visible here, read-only: changes go through the organizers' pages (and
-their services, which keep the waves' rules). Responses are deliberately not registered: answers are
-only ever shown in aggregate, never one person's at a time."""
+"""Waves are visible here, read-only, with their counts of responses and of invitation codes used and
+not used: changes go through the organizers' pages (and their services, which keep the waves' rules).
+
+Responses are deliberately not registered: answers are only ever shown in aggregate, never one
+person's at a time. Invitations are not registered either: a row per code (whether it was used, in
+the order the codes were made) is not needed to run a survey, and only the counts are shown."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from belonging.measure import services
-from belonging.measure.models import Invitation, Wave
+from belonging.measure.models import Wave
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -55,12 +58,3 @@ class WaveAdmin(ReadOnlyAdmin):
     @admin.display(description=_("invitations not used"), ordering="invitations_unused")
     def invitations_unused(self, obj: Wave) -> int:
         return obj.invitations_unused  # type: ignore[attr-defined]
-
-
-@admin.register(Invitation)
-class InvitationAdmin(ReadOnlyAdmin):
-    """Whether and on which day each code was used; the codes themselves are never kept."""
-
-    list_display = ("id", "wave", "used_on", "created_at")
-    list_filter = ("wave", "used_on")
-    exclude = ("code_hash",)

@@ -120,9 +120,16 @@ def import_responses(request: HttpRequest, wave_id: int) -> HttpResponse:
             try:
                 if checking:
                     preview = _preview_context(imports.preview(upload, questionnaire), form, questionnaire)
-                    check = imports.check_csv(wave, upload, **options)
+                    check = imports.check_csv(wave, upload, **options, max_rows=imports.WEB_MAX_ROWS)
                 else:
-                    batch = imports.import_csv(wave, upload, user=request.user, filename=upload.name, **options)
+                    batch = imports.import_csv(
+                        wave,
+                        upload,
+                        user=request.user,
+                        filename=upload.name,
+                        max_rows=imports.WEB_MAX_ROWS,
+                        **options,
+                    )
             except imports.ImportRefused as exc:
                 refusal = exc
             else:
@@ -155,6 +162,8 @@ def import_responses(request: HttpRequest, wave_id: int) -> HttpResponse:
             "counts": _counts(wave),
             "batches": ImportBatch.objects.filter(wave=wave).select_related("imported_by").order_by("-pk")[:50],
             "provinces_example": data_forms.format_values(imports.STATCAN_PROVINCES),
+            "max_rows": imports.WEB_MAX_ROWS,
+            "command": imports.import_command(wave),
         },
         status=status,
     )
@@ -254,6 +263,7 @@ def compute(request: HttpRequest, wave_id: int) -> HttpResponse:
             "pending_since": parse_datetime(pending["since"]) if pending else None,
             "failed": estimation.error_message(failed) if failed else "",
             "stale": wave.computed_at is not None and estimation.is_stale(wave),
+            "withheld": estimation.withheld(wave),
             "counts": _counts(wave),
             "margins": wave.margins.count(),
             "rows": _summary_rows(wave),

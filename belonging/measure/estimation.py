@@ -15,6 +15,11 @@ fitting, variables in the order province, age band, gender, as ``instrument.RAKI
 replicate weights too). The rules, shown to organizers on the margins page:
 
 - Every category respondents chose must have a margin, or raking refuses to run (it says which ones).
+  One exception, for gender only: the census publishes gender as Men+ and Women+, so respondents
+  whose gender is one that has no margin and that the census counts within those two (non-binary
+  person, another gender: ``GENDER_WITHOUT_MARGIN``) are treated as not having answered gender, as
+  below; they are counted and shown. Every other variable (and woman, man) still needs a margin for
+  every category respondents chose.
 - Respondents who did not answer a raking variable, or preferred not to, form a category of their own
   whose population target is their weighted share of the sample: they keep their relative weight, and
   the answered categories are raked to the population's distribution over the rest.
@@ -27,6 +32,24 @@ and shown; a failure to converge is reported, and such results cannot be publish
 Staleness. ``wave.computation["fingerprint"]`` records what the estimates were computed from (number
 and last id of submitted responses, the margins, the centring); when any of it changes the estimates
 are stale, and publishing computes them again first.
+
+Release flags. Shares take Statistics Canada's rule as the engine gives it (fewer than 10
+respondents or a CV above 33.3%: F; 16.6% to 33.3%: E). A mean score's CV depends on where its scale
+starts, so a mean score (1 to 5) is judged, and its ``cv`` stored, on the score rescaled to 0–1,
+``(score − 1) / 4``: CV = 100 · se / |estimate − 1|, with the same thresholds; and a mean score is
+never released (F) when the share of the same question in the same domain is F.
+
+Publishing and computing again. The results of a published wave are public as soon as they are
+written, so when a published wave is computed again and the new results could not be published
+(``publish_refusal``: raking did not converge, no estimates), they are not written: the public rows
+stay those of the previous computation, and the refusal is recorded under
+``wave.computation["withheld"]`` and shown on the compute page (withdrawing the results, then
+computing again, shows the new estimates to organizers).
+
+Concurrency. Computations of one wave may run at once (two workers, a "compute" and a "publish"
+task). Each reads without a lock, then writes under ``select_for_update`` on the wave row: a
+computation whose data are no longer current is discarded when the stored results are current, or
+were read later than it; a failure is never recorded over stored results that are current.
 """
 
 from __future__ import annotations
@@ -38,12 +61,14 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max
+from django.db.models.fields.json import KT
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -68,6 +93,10 @@ logger = logging.getLogger(__name__)
 MISSING = "(missing)"  # the raking category of respondents who did not answer the variable
 RAKE_MAX_ITERATIONS = 200
 RAKE_TOLERANCE = 1e-10
+# Gender categories the census counts within Men+ and Women+: without a margin of their own, their
+# respondents are treated as not having answered gender for raking (only gender; see the module).
+GENDER_WITHOUT_MARGIN = frozenset({identity.Gender.NON_BINARY.value, identity.Gender.ANOTHER.value})
+WITHOUT_MARGIN = {"gender": GENDER_WITHOUT_MARGIN}
 
 
 class ComputationError(Exception):
@@ -108,8 +137,22 @@ def error_message(error: dict[str, Any]) -> str:
         return _("No respondent answered %(variable)s, so the weights cannot be raked to its margins.") % params
     if code == "too_few":
         return _("At least 2 submitted responses are needed to compute estimates; this wave has %(n)s.") % params
+    if code == "few_replicates":
+        return _(
+            "The imported responses have %(count)s bootstrap replicate weight column; a bootstrap variance needs at "
+            "least 2. Import the file again with all its replicate weight columns, into a new wave."
+        ) % {"count": params.get("count", 0)}
     if code == "engine":
-        return _("The computation failed: %(detail)s") % params
+        # The engine's own words are English and technical: they go to the log, not to the page.
+        return _(
+            "The statistics engine could not compute the estimates from these data. The details are in the "
+            "server’s log: tell the site’s administrators."
+        )
+    if code == "unexpected":
+        return _(
+            "The computation stopped because of an unexpected error; the previous estimates are kept. The details "
+            "are in the server’s log. Compute again, and tell the site’s administrators if it happens again."
+        )
     return _("The computation failed.")
 
 
@@ -222,8 +265,11 @@ class RakingPlan:
 
     margins: list[survey.Margin]
     variables: list[str]
-    missing: dict[str, int]  # variable → respondents who did not answer it
+    missing: dict[str, int]  # variable → respondents raked as not having answered it (without_margin included)
     spread: dict[str, list[str]]  # variable → margin categories no respondent chose
+    # variable → category → respondents whose category has no margin and who are raked as not having
+    # answered (gender only: GENDER_WITHOUT_MARGIN)
+    without_margin: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def margin_table(wave: Wave) -> dict[str, dict[str, float]]:
@@ -239,7 +285,8 @@ def raking_plan(
     wave: Wave, arrays: WaveArrays, margins: dict[str, dict[str, float]] | None = None
 ) -> RakingPlan | None:
     """The engine's margins for the wave (None when it has none); ``ComputationError`` when they lack a
-    category respondents chose, or nobody answered a raked variable."""
+    category respondents chose (other than gender's ``GENDER_WITHOUT_MARGIN``, raked as not answered),
+    or nobody answered a raked variable."""
     margins = margin_table(wave) if margins is None else margins
     if not margins:
         return None
@@ -251,6 +298,12 @@ def raking_plan(
         codes = arrays.raking[variable]
         answered = codes != ""
         present = set(codes[answered].tolist())
+        treated_missing = sorted((present - set(populations)) & WITHOUT_MARGIN.get(variable, frozenset()))
+        if treated_missing:
+            unmatched = np.isin(codes, treated_missing)
+            result.without_margin[variable] = {c: int((codes == c).sum()) for c in treated_missing}
+            answered = answered & ~unmatched
+            present -= set(treated_missing)
         absent = present - set(populations)
         if absent:
             lacking[variable] = sorted(absent)
@@ -273,19 +326,39 @@ def raking_plan(
     return result
 
 
+def _category_counts(wave: Wave) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Submitted respondents per category of each raking variable, and per variable those without an
+    answer (or who preferred not to say): one grouped query, no answer read into Python."""
+    variables = list(instrument.RAKING_VARIABLES)
+    # The province is stored in its own column at submission (the same answer, "" when not given).
+    keys = {variable: F("province") if variable == "province" else KT(f"answers__{variable}") for variable in variables}
+    grouped = (
+        _submitted(wave)
+        .order_by()
+        .values(**{f"v_{variable}": key for variable, key in keys.items()})
+        .annotate(count=Count("pk"))
+    )
+    counts: dict[str, dict[str, int]] = {v: {} for v in variables}
+    missing = {v: 0 for v in variables}
+    for row in grouped:
+        for variable in variables:
+            answer = row[f"v_{variable}"]
+            item = instrument.RAKING_VARIABLES[variable]
+            # A list or number (never written for these single-choice items) counts as no answer, as
+            # in ``wave_arrays``, which only takes strings; so does a code the item does not have.
+            if isinstance(answer, str) and answer in item.codes and answer != instrument.PREFER_NOT:
+                counts[variable][answer] = counts[variable].get(answer, 0) + row["count"]
+            else:
+                missing[variable] += row["count"]
+    return counts, missing
+
+
 def margins_check(wave: Wave) -> dict[str, Any]:
     """What the margins page shows: respondents per category, categories lacking a margin, margin
-    categories nobody chose, respondents without an answer, and each variable's total."""
+    categories nobody chose, gender categories raked as not answered, respondents without an answer,
+    and each variable's total."""
     margins = margin_table(wave)
-    counts: dict[str, dict[str, int]] = {v: {} for v in instrument.RAKING_VARIABLES}
-    missing = {v: 0 for v in instrument.RAKING_VARIABLES}
-    for answers in _submitted(wave).values_list("answers", flat=True).iterator(chunk_size=2000):
-        for variable in instrument.RAKING_VARIABLES:
-            answer = (answers or {}).get(variable)
-            if isinstance(answer, str) and answer and answer != instrument.PREFER_NOT:
-                counts[variable][answer] = counts[variable].get(answer, 0) + 1
-            else:
-                missing[variable] += 1
+    counts, missing = _category_counts(wave)
     variables = []
     for variable, item in instrument.RAKING_VARIABLES.items():
         populations = margins.get(variable, {})
@@ -299,6 +372,12 @@ def margins_check(wave: Wave) -> dict[str, Any]:
             for code, label in item.choices
             if code != instrument.PREFER_NOT
         ]
+        without = WITHOUT_MARGIN.get(variable, frozenset())
+        unmatched = [
+            c
+            for c in categories
+            if populations and c["population"] is None and c["respondents"] and c["code"] in without
+        ]
         variables.append(
             {
                 "variable": variable,
@@ -306,8 +385,12 @@ def margins_check(wave: Wave) -> dict[str, Any]:
                 "has_margins": bool(populations),
                 "categories": categories,
                 "lacking": [
-                    c["code"] for c in categories if populations and c["population"] is None and c["respondents"]
+                    c["code"]
+                    for c in categories
+                    if populations and c["population"] is None and c["respondents"] and c["code"] not in without
                 ],
+                "without_margin": [c["code"] for c in unmatched],
+                "without_margin_respondents": sum(c["respondents"] for c in unmatched),
                 "unrepresented": [
                     c["code"] for c in categories if c["population"] is not None and not c["respondents"]
                 ],
@@ -358,6 +441,8 @@ def prepare(wave: Wave) -> Prepared:
     arrays = wave_arrays(wave)
     if arrays.n < 2:
         raise ComputationError("too_few", n=arrays.n)
+    if arrays.replicates is not None and arrays.replicates.shape[1] < 2:
+        raise ComputationError("few_replicates", count=int(arrays.replicates.shape[1]))
     try:
         design = design_for(wave, arrays)
     except ValueError as exc:
@@ -378,18 +463,42 @@ def _finite(value: float, default: float) -> float:
     return value if value is not None and math.isfinite(value) else default
 
 
+def score_cv(estimate: float, se: float) -> float | None:
+    """The CV (percent) of a 1-to-5 mean score rescaled to 0–1, ``(score − 1) / 4``: 100 · se / |estimate − 1|
+    (None when the mean is exactly 1, as the engine gives for an estimate of 0)."""
+    distance = abs(estimate - 1.0)
+    if distance == 0:
+        return None
+    return 100.0 * se / distance
+
+
 def _rows(wave: Wave, prepared: Prepared) -> list[Estimate]:
+    survey = _engine()
     arrays = prepared.arrays
     try:
-        table = _engine().estimate_table(prepared.design, arrays.values, arrays.domains)
+        table = survey.estimate_table(prepared.design, arrays.values, arrays.domains)
     except ValueError as exc:
         raise ComputationError("engine", detail=str(exc)) from None
     rows = []
+    share_flags: dict[tuple[str, str], str] = {}  # (item, domain) → the share's flag
+    # Shares first (INDICATORS come before MEAN_INDICATORS), so each mean score sees its share's flag.
     for indicator, column in zip(arrays.indicators, table, strict=True):
         for code, found in zip(arrays.domain_codes, column, strict=True):
             if found.n == 0 or not math.isfinite(found.estimate):
                 continue
             exact = all(math.isfinite(x) for x in (found.se, found.ci_low, found.ci_high))
+            cv = found.cv if found.cv is not None and math.isfinite(found.cv) else None
+            flag = found.flag
+            if not indicator.is_share and exact:
+                # A mean score's CV on its 1-to-5 scale depends on where the scale starts: judge it on 0–1.
+                cv = score_cv(found.estimate, found.se)
+                flag = survey.release_flag(found.n, cv)
+                if share_flags.get((indicator.item, code)) == Estimate.Flag.SUPPRESSED:
+                    flag = Estimate.Flag.SUPPRESSED
+            if not exact:
+                flag = Estimate.Flag.SUPPRESSED  # an estimate without a usable standard error is never released
+            if indicator.is_share:
+                share_flags[(indicator.item, code)] = flag
             rows.append(
                 Estimate(
                     wave=wave,
@@ -399,21 +508,27 @@ def _rows(wave: Wave, prepared: Prepared) -> list[Estimate]:
                     se=_finite(found.se, 0.0),
                     ci_low=_finite(found.ci_low, found.estimate),
                     ci_high=_finite(found.ci_high, found.estimate),
-                    cv=found.cv if found.cv is not None and math.isfinite(found.cv) else None,
+                    cv=cv,
                     n=found.n,
                     weighted_n=found.weighted_n,
-                    # An estimate without a usable standard error is never released.
-                    flag=found.flag if exact else Estimate.Flag.SUPPRESSED,
+                    flag=flag,
                 )
             )
     return rows
 
 
 def compute_estimates(wave: Wave, *, on_progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
-    """Compute every indicator × domain of the wave and replace its ``Estimate`` rows (one transaction;
-    cells without respondents are left out). Records ``wave.computed_at`` and ``wave.computation``; on
-    failure keeps the previous estimates, records the error and raises ``ComputationError``."""
+    """Compute every indicator × domain of the wave and replace its ``Estimate`` rows (one transaction,
+    under a lock on the wave's row; cells without respondents are left out). Records ``wave.computed_at``
+    and ``wave.computation``.
+
+    Returns the new computation with ``"outcome"`` (not stored): "saved"; "withheld" when the wave is
+    published and these results could not be published (the public rows are kept, the refusal is
+    recorded, see the module); "discarded" when a newer computation has already written its results
+    (nothing changed). On failure keeps the previous estimates, records the error (unless the stored
+    results are current) and raises ``ComputationError``."""
     started = time.monotonic()
+    read_at = timezone.now()
     stamp = fingerprint(wave)
     progress = on_progress or (lambda fraction, stage: None)
     try:
@@ -422,9 +537,9 @@ def compute_estimates(wave: Wave, *, on_progress: Callable[[float, str], None] |
         progress(0.5, "estimating")
         rows = _rows(wave, prepared)
     except ComputationError as exc:
-        failed = {**_without_state(wave.computation), "failed": {**exc.as_json(), "at": timezone.now().isoformat()}}
-        Wave.objects.filter(pk=wave.pk).update(computation=failed)
-        wave.computation = failed
+        if exc.code == "engine":
+            logger.warning("the engine refused the data of wave %s: %s", wave.pk, exc.params.get("detail"))
+        record_failure(wave, exc, read_at)
         raise
     progress(0.9, "saving")
     arrays = prepared.arrays
@@ -438,6 +553,7 @@ def compute_estimates(wave: Wave, *, on_progress: Callable[[float, str], None] |
         "rake": None,
         "estimates": len(rows),
         "fingerprint": stamp,
+        "read_at": read_at.isoformat(),
     }
     if report is not None and prepared.plan is not None:
         computation["rake"] = {
@@ -447,20 +563,99 @@ def compute_estimates(wave: Wave, *, on_progress: Callable[[float, str], None] |
             "variables": prepared.plan.variables,
             "missing": prepared.plan.missing,
             "spread": prepared.plan.spread,
+            "without_margin": prepared.plan.without_margin,
         }
     with transaction.atomic():
-        Estimate.objects.filter(wave=wave).delete()
-        Estimate.objects.bulk_create(rows, batch_size=500)
-        computation["duration_s"] = round(time.monotonic() - started, 3)
-        wave.computed_at = timezone.now()
-        wave.computation = computation
-        Wave.objects.filter(pk=wave.pk).update(computed_at=wave.computed_at, computation=computation)
+        # One writer at a time: a second computation waits here, then sees the first one's rows.
+        locked = Wave.objects.select_for_update().get(pk=wave.pk)
+        stored = locked.computation or {}
+        if _superseded(stamp, fingerprint(locked), stored, read_at):
+            outcome = "discarded"
+            if _answered(stored, read_at):  # the newer results answer the request: not "under way" forever
+                locked.computation = {k: v for k, v in stored.items() if k != "pending"}
+                Wave.objects.filter(pk=wave.pk).update(computation=locked.computation)
+        elif locked.is_published and publish_refusal(computation) is not None:
+            # Public rows are never replaced by results that publishing would refuse.
+            outcome = "withheld"
+            withheld = {**computation, "at": timezone.now().isoformat()}
+            locked.computation = {**_without_state(stored), "withheld": withheld, **_later_request(stored, read_at)}
+            Wave.objects.filter(pk=wave.pk).update(computation=locked.computation)
+        else:
+            outcome = "saved"
+            Estimate.objects.filter(wave=wave).delete()
+            Estimate.objects.bulk_create(rows, batch_size=500)
+            computation["duration_s"] = round(time.monotonic() - started, 3)
+            locked.computed_at = timezone.now()
+            locked.computation = {**computation, **_later_request(stored, read_at)}
+            Wave.objects.filter(pk=wave.pk).update(computed_at=locked.computed_at, computation=locked.computation)
+    wave.computed_at, wave.computation, wave.is_published = locked.computed_at, locked.computation, locked.is_published
+    if outcome == "discarded":
+        logger.info("a computation of wave %s was discarded: a newer one had written its results", wave.pk)
     progress(1.0, "done")
-    return computation
+    return {**computation, "outcome": outcome}
+
+
+def _read_at(computation: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(computation["read_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _superseded(stamp: dict[str, Any], current: dict[str, Any], stored: dict[str, Any], read_at: datetime) -> bool:
+    """Whether a computation read at ``read_at`` from data ``stamp`` must not replace ``stored``: its data
+    are no longer ``current`` and the stored results are current, or were read after it."""
+    if stamp == current:
+        return False
+    if stored.get("fingerprint") == current:
+        return True
+    stored_at = _read_at(stored)
+    return stored_at is not None and stored_at > read_at
+
+
+def _answered(computation: dict[str, Any], read_at: datetime | None) -> bool:
+    """Whether the pending request was made before a computation read at ``read_at`` began (a request made
+    later has its own task still to run); with no time, any pending request."""
+    pending = computation.get("pending")
+    if not pending:
+        return False
+    try:
+        since = datetime.fromisoformat(pending["since"])
+    except (KeyError, TypeError, ValueError):
+        return True
+    return read_at is None or since <= read_at
+
+
+def _later_request(computation: dict[str, Any], read_at: datetime) -> dict[str, Any]:
+    """The pending mark of a request made after this computation began reading (its task is still to
+    run), to keep; else nothing."""
+    if computation.get("pending") and not _answered(computation, read_at):
+        return {"pending": computation["pending"]}
+    return {}
+
+
+def record_failure(wave: Wave, error: ComputationError, read_at: datetime | None = None) -> None:
+    """Record a failed computation on the wave (under its row lock), and clear its pending mark; never over
+    stored results that are current (the failure then came from older data, or was transient)."""
+    with transaction.atomic():
+        locked = Wave.objects.select_for_update().get(pk=wave.pk)
+        stored = locked.computation or {}
+        if locked.computed_at is not None and stored.get("fingerprint") == fingerprint(locked):
+            # The current results stand and answer the request (no "under way" notice left behind).
+            if _answered(stored, read_at):
+                stored = {k: v for k, v in stored.items() if k != "pending"}
+                Wave.objects.filter(pk=wave.pk).update(computation=stored)
+            wave.computation = stored
+            return
+        failed = {**_without_state(stored), "failed": {**error.as_json(), "at": timezone.now().isoformat()}}
+        if read_at is not None:
+            failed.update(_later_request(stored, read_at))
+        Wave.objects.filter(pk=wave.pk).update(computation=failed)
+        wave.computation = failed
 
 
 def _without_state(computation: dict[str, Any] | None) -> dict[str, Any]:
-    return {k: v for k, v in (computation or {}).items() if k not in ("failed", "pending")}
+    return {k: v for k, v in (computation or {}).items() if k not in ("failed", "pending", "withheld")}
 
 
 # --- queueing, publishing ---------------------------------------------------------------------------
@@ -481,7 +676,8 @@ def request_computation(wave: Wave, *, publish: bool = False) -> None:
 
 def run_computation(wave_id: int, publish: bool = False) -> str:
     """What the task does: compute, then publish if asked and the results may be published. Returns
-    "done", "published", "failed" or "missing"."""
+    "done", "published", "withheld" (a published wave whose new results may not be published: the
+    public ones are kept), "failed" or "missing"."""
     wave = Wave.objects.filter(pk=wave_id).first()
     if wave is None:
         return "missing"
@@ -489,15 +685,23 @@ def run_computation(wave_id: int, publish: bool = False) -> str:
         computation = compute_estimates(wave)
     except ComputationError:
         return "failed"
-    except Exception as exc:  # a bug or a database error: say so on the page, and in the log
+    except Exception:  # a bug or a database error: a translated message on the page, the details in the log
         logger.exception("computing the estimates of wave %s failed", wave_id)
-        error = ComputationError("engine", detail=f"{type(exc).__name__}: {exc}")
-        failed = {**_without_state(wave.computation), "failed": {**error.as_json(), "at": timezone.now().isoformat()}}
-        Wave.objects.filter(pk=wave.pk).update(computation=failed)
+        try:
+            record_failure(wave, ComputationError("unexpected"))
+        except Exception:
+            logger.exception("recording the failure of wave %s failed too", wave_id)
         return "failed"
-    if publish and publish_refusal(computation) is None:
-        Wave.objects.filter(pk=wave.pk).update(is_published=True)
-        return "published"
+    if computation["outcome"] == "withheld":
+        return "withheld"
+    if publish:
+        with transaction.atomic():
+            locked = Wave.objects.select_for_update().get(pk=wave.pk)
+            stored = locked.computation or {}
+            # The results that stand now (ours, or a newer computation's when ours was discarded).
+            if locked.computed_at is not None and publish_refusal(stored) is None:
+                Wave.objects.filter(pk=wave.pk).update(is_published=True)
+                return "published"
     return "done"
 
 
@@ -516,23 +720,47 @@ def publish_refusal(computation: dict[str, Any]) -> str | None:
     return None
 
 
+def withheld(wave: Wave) -> dict[str, Any] | None:
+    """The last computation of a published wave that was not applied because it could not be published:
+    ``{"refusal": why, "at": when}``, or None."""
+    found = (wave.computation or {}).get("withheld")
+    if not found or not wave.is_published:
+        return None
+    return {"refusal": publish_refusal(found) or "", "at": _at(found)}
+
+
+def _at(computation: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(computation["at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def publish(wave: Wave) -> str:
     """Publish the wave's results: at once when they are up to date ("published"), else after computing
     them again ("queued"). ``ValidationError`` when up-to-date results may not be published."""
-    if is_stale(wave) or (wave.computation or {}).get("failed"):
-        request_computation(wave, publish=True)
-        return "queued"
-    refusal = publish_refusal(wave.computation or {})
-    if refusal:
-        raise ValidationError(refusal)
-    Wave.objects.filter(pk=wave.pk).update(is_published=True)
-    wave.is_published = True
-    return "published"
+    with transaction.atomic():
+        # Under the row lock, so that no computation writes other results between the check and the flag.
+        locked = Wave.objects.select_for_update().get(pk=wave.pk)
+        if not (is_stale(locked) or (locked.computation or {}).get("failed")):
+            refusal = publish_refusal(locked.computation or {})
+            if refusal:
+                raise ValidationError(refusal)
+            Wave.objects.filter(pk=wave.pk).update(is_published=True)
+            wave.is_published = True
+            return "published"
+    request_computation(wave, publish=True)
+    return "queued"
 
 
 def unpublish(wave: Wave) -> None:
-    Wave.objects.filter(pk=wave.pk).update(is_published=False)
+    """Withdraw the wave's results (and forget a withheld computation: the next one is written)."""
+    with transaction.atomic():
+        locked = Wave.objects.select_for_update().get(pk=wave.pk)
+        computation = {k: v for k, v in (locked.computation or {}).items() if k != "withheld"}
+        Wave.objects.filter(pk=wave.pk).update(is_published=False, computation=computation)
     wave.is_published = False
+    wave.computation = computation
 
 
 def pending(wave: Wave) -> dict[str, Any] | None:

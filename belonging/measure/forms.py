@@ -4,7 +4,7 @@ invitations); every message in the visitor's language."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
@@ -108,6 +108,22 @@ class CampaignChoiceField(forms.ModelChoiceField):
         return obj.title
 
 
+# Wave dates are checked to lie in these years (a far-future date, such as 9999-12-31, would overflow
+# when the day after the last one is computed).
+FIRST_YEAR = 2000
+LAST_YEAR = 2100
+
+
+def _bounded(day: date | None) -> date | None:
+    if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise forms.ValidationError(
+            _("Enter a date between the years %(first)s and %(last)s."),
+            code="out_of_range",
+            params={"first": FIRST_YEAR, "last": LAST_YEAR},
+        )
+    return day
+
+
 def _day_field(label: str, help_text: str) -> forms.DateField:
     return forms.DateField(
         label=label,
@@ -191,6 +207,12 @@ class WaveForm(forms.Form):
             self.fields["place"].label_from_instance = lambda place: f"{place.name} ({place.campaign.title})"
             self.fields["kind"].initial = Wave.Kind.BASELINE
             self.fields["sample"].initial = Wave.Sample.OPEN
+
+    def clean_opens_on(self) -> date | None:
+        return _bounded(self.cleaned_data.get("opens_on"))
+
+    def clean_closes_on(self) -> date | None:
+        return _bounded(self.cleaned_data.get("closes_on"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

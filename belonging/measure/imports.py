@@ -34,6 +34,7 @@ import io
 import itertools
 import math
 import re
+import shlex
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -44,7 +45,7 @@ from typing import IO, Any
 
 import numpy as np
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -57,6 +58,9 @@ BATCH_SIZE = 500  # rows per bulk_create
 PREVIEW_ROWS = 5
 SCAN_ROWS = 2000  # rows read by the preview to list each column's values
 MAX_VALUES_SHOWN = 30
+# Rows a file may have when imported or checked through the web page (inside one request); larger
+# files go through ``manage.py import_survey``, which has all the time it needs.
+WEB_MAX_ROWS = 20_000
 
 # Statistics Canada's Standard Geographical Classification codes for the provinces and territories,
 # as public microdata files write them (e.g. GEO_PRV).
@@ -330,22 +334,23 @@ def replicate_columns(header: Sequence[str], spec: str | Sequence[str] | None) -
         prefix = tokens[0]
         pattern = re.compile(rf"^{re.escape(prefix)}(\d+)$", re.IGNORECASE)
         numbered = sorted(
-            ((int(m.group(1)), name) for name in header if (m := pattern.match(name))), key=lambda p: p[0]
+            ((_column_number(m.group(1)), name) for name in header if (m := pattern.match(name))), key=lambda p: p[0]
         )
         if numbered:
             numbers = [n for n, _name in numbered]
-            expected = list(range(1, numbered[-1][0] + 1))
-            if numbers != expected:
-                missing = sorted(set(expected) - set(numbers))
-                repeated = sorted({n for n in numbers if numbers.count(n) > 1})
-                detail = ", ".join(f"{prefix}{n}" for n in (missing or repeated)[:10])
+            # 1…len(numbers) exactly, checked without building a range as long as the largest number.
+            if any(n != i for i, n in enumerate(numbers, start=1)):
                 raise ImportRefused(
                     [
                         _(
                             "The replicate weight columns %(first)s…%(last)s must be numbered from 1 without a gap or a "
                             "repeat: check %(detail)s."
                         )
-                        % {"first": f"{prefix}1", "last": f"{prefix}{numbers[-1]}", "detail": detail}
+                        % {
+                            "first": f"{prefix}1",
+                            "last": _short(numbered[-1][1]),
+                            "detail": _numbering_problems(prefix, numbered),
+                        }
                     ]
                 )
             return [name for _n, name in numbered]
@@ -367,6 +372,35 @@ def replicate_columns(header: Sequence[str], spec: str | Sequence[str] | None) -
     if len(set(names)) != len(names):
         raise ImportRefused([_("A replicate weight column is named twice.")])
     return names
+
+
+MAX_COLUMN_NUMBER = 10**6  # a replicate column number beyond this (or too long to read) is a gap in itself
+
+
+def _column_number(digits: str) -> int:
+    """The number at the end of a column name; numbers too long to be one count as ``MAX_COLUMN_NUMBER``."""
+    return int(digits) if len(digits) <= 7 else MAX_COLUMN_NUMBER
+
+
+def _short(name: str, length: int = 40) -> str:
+    return name if len(name) <= length else f"{name[: length - 1]}…"
+
+
+def _numbering_problems(prefix: str, numbered: Sequence[tuple[int, str]], limit: int = 10) -> str:
+    """The first ``limit`` missing or repeated replicate columns, walking the sorted numbers once."""
+    found: list[str] = []
+    expected = 1
+    for number, name in numbered:
+        if number < expected:
+            found.append(_short(name))  # a repeat (BSW1 and BSW01, say)
+        else:
+            found.extend(f"{prefix}{n}" for n in range(expected, min(number, expected + limit)))
+            if number >= MAX_COLUMN_NUMBER:
+                found.append(_short(name))
+            expected = number + 1
+        if len(found) >= limit:
+            break
+    return ", ".join(found[:limit])
 
 
 def _normalize_mapping(mapping: Mapping[str, Any] | None) -> dict[str, ItemMapping]:
@@ -430,6 +464,15 @@ def _plan(
     except ImportRefused as exc:
         problems.extend(exc.messages)
         replicate_names = []
+    if len(replicate_names) == 1:
+        problems.append(
+            _(
+                "Bootstrap replicate weights need at least 2 columns; only %(column)s was found. Name all the "
+                "replicate weight columns (a prefix such as BSW, or the names separated by commas), or leave the "
+                "field empty when the file has none."
+            )
+            % {"column": replicate_names[0]}
+        )
     if not columns and not problems:
         problems.append(
             _(
@@ -652,6 +695,39 @@ def _response(wave: Wave, batch: ImportBatch, row: _Row, today: Any, pages: int)
     )
 
 
+def import_command(
+    wave: Wave,
+    mapping: Mapping[str, Any] | None = None,
+    weight_column: str = "",
+    replicate_spec: str | Sequence[str] | None = None,
+    filename: str = "",
+) -> str:
+    """The ``import_survey`` command that checks the same file with the same options on the server, as the
+    organizer would type it (drop ``--check`` to import)."""
+    parts = ["python", "manage.py", "import_survey", wave.campaign.slug, wave.slug, filename or "FILE.csv"]
+    if weight_column:
+        parts += ["--weight", weight_column]
+    if replicate_spec:
+        spec = replicate_spec if isinstance(replicate_spec, str) else ",".join(map(str, replicate_spec))
+        parts += ["--replicates", spec]
+    for item_id, chosen in _normalize_mapping(mapping).items():
+        if chosen.column and chosen.column != item_id:
+            parts += ["--map", f"{item_id}={chosen.column}"]
+        if chosen.values:
+            # "; " (the command strips each pair) lets a page wrap the line.
+            parts += ["--values", f"{item_id}={'; '.join(f'{k}={v}' for k, v in chosen.values.items())}"]
+    parts.append("--check")
+    return shlex.join(parts)
+
+
+def too_many_rows(wave: Wave, max_rows: int, command: str) -> str:
+    return _(
+        "This file has more than %(max)s rows, too many to import through this page, so nothing was imported. "
+        "Ask the site’s administrators to import it on the server, where it can take as long as it needs, with "
+        "this command (the same command without --check then imports it): %(command)s"
+    ) % {"max": formats.number_format(max_rows, force_grouping=True), "command": command}
+
+
 def _refusal(bad: int, rows: int, problems: list[RowProblem]) -> ImportRefused:
     summary = ngettext(
         "%(count)s row of %(rows)s has a problem, so nothing was imported. Correct the file and import it again.",
@@ -674,6 +750,7 @@ def _run(
     filename: str = "",
     write: bool,
     on_progress: Callable[[int], None] | None = None,
+    max_rows: int | None = None,
 ) -> ImportBatch | CheckResult:
     text = _Text(file)
     try:
@@ -701,6 +778,11 @@ def _run(
                 )
             for line, cells in reader.records:
                 rows += 1
+                if max_rows is not None and rows > max_rows:
+                    command = import_command(
+                        wave, mapping, weight_column, replicate_columns_spec, filename or getattr(file, "name", "")
+                    )
+                    raise ImportRefused([too_many_rows(wave, max_rows, command)])  # rolls the transaction back
                 parsed = _parse(plan, cells)
                 if isinstance(parsed, list):
                     bad += 1
@@ -744,10 +826,12 @@ def import_csv(
     *,
     filename: str = "",
     on_progress: Callable[[int], None] | None = None,
+    max_rows: int | None = None,
 ) -> ImportBatch:
     """Import every row of ``file`` into ``wave`` as submitted, imported responses, or raise
     ``ImportRefused`` and import nothing. ``mapping``: item id → ``ItemMapping`` (or
-    ``{"column": ..., "values": {...}}``, or just the column name)."""
+    ``{"column": ..., "values": {...}}``, or just the column name). ``max_rows``: refuse a file with more
+    rows (the web page's ``WEB_MAX_ROWS``), pointing to the command."""
     result = _run(
         wave,
         file,
@@ -758,6 +842,7 @@ def import_csv(
         filename=filename,
         write=True,
         on_progress=on_progress,
+        max_rows=max_rows,
     )
     assert isinstance(result, ImportBatch)
     return result
@@ -769,9 +854,11 @@ def check_csv(
     mapping: Mapping[str, Any] | None = None,
     weight_column: str = "",
     replicate_columns: str | Sequence[str] | None = None,
+    *,
+    max_rows: int | None = None,
 ) -> CheckResult:
     """Everything ``import_csv`` checks, writing nothing: the rows it would import, or ``ImportRefused``."""
-    result = _run(wave, file, mapping, weight_column, replicate_columns, write=False)
+    result = _run(wave, file, mapping, weight_column, replicate_columns, write=False, max_rows=max_rows)
     assert isinstance(result, CheckResult)
     return result
 
@@ -845,7 +932,7 @@ def _replicate_prefix(header: Iterable[str]) -> tuple[str, int]:
     families: dict[str, set[int]] = {}
     for name in header:
         match = re.match(r"^(.*?[A-Za-z_])(\d+)$", name)
-        if match:
+        if match and len(match.group(2)) <= 7:
             families.setdefault(match.group(1), set()).add(int(match.group(2)))
     best = max(families.items(), key=lambda kv: len(kv[1]), default=("", set()))
     return (best[0], len(best[1])) if len(best[1]) >= 2 and 1 in best[1] else ("", 0)
@@ -878,7 +965,9 @@ def parse_margins(file: Any) -> list[tuple[str, str, float]]:
         for line, cells in reader.records:
             rows += 1
             reasons: list[str] = []
-            if len(cells) < len(header):
+            if len(cells) > len(header) and not any(c.strip() for c in cells[len(header) :]):
+                cells = cells[: len(header)]  # trailing delimiters
+            if len(cells) != len(header):
                 reasons.append(
                     ngettext(
                         "it has %(found)s value but the header has %(expected)s columns",
@@ -887,6 +976,10 @@ def parse_margins(file: Any) -> list[tuple[str, str, float]]:
                     )
                     % {"found": len(cells), "expected": len(header)}
                 )
+                if len(cells) > len(header):
+                    reasons.append(
+                        _("write populations without thousands separators (15996989, not 15,996,989)")
+                    )
             else:
                 variable, category, population = (cells[i].strip() for i in where)
                 item = instrument.RAKING_VARIABLES.get(variable)

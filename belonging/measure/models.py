@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from belonging.core.i18n import localized
@@ -88,13 +89,16 @@ class Wave(models.Model):
 
 
 class Invitation(models.Model):
-    """A single-use code for an invited random sample. Only the code's hash is kept; the code is
-    shown once, when generated. Using it starts one response, which keeps no link to it."""
+    """A single-use code for an invited random sample. Only the code's keyed hash is kept (HMAC-SHA256
+    with the site's secret, see ``services.invitation_hash``); the code is shown once, when generated.
+    Using it starts one response, which keeps no link to it, and only sets ``used``: no date or time
+    is recorded, so a used code cannot be matched to a response by when it was used. ``created_at``
+    is the same for every code made together (it says when the batch was made, nothing about use)."""
 
     wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="invitations")
     code_hash = models.CharField(max_length=64, unique=True)
-    used_on = models.DateField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    used = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("invitation")

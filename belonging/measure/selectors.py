@@ -8,12 +8,17 @@ Three rules hold in every output (page, CSV, API), because they all go through `
 - Statistics Canada's release rule: a cell flagged "F" (fewer than 10 respondents, or a coefficient
   of variation above 33.3%) never shows its estimate, standard error, interval, CV or number of
   respondents, only the reason; an "E" cell (CV 16.6–33.3%) is shown, marked "use with caution".
-- Complementary suppression (DESIGN §6, "Small cells"): where a published total and its published
-  parts would let someone work out, by subtraction, the answers of a group of 1 to 9 respondents
-  (a hidden cell, or the people outside every published part), more parts are hidden, flagged "x"
-  (Statistics Canada's symbol for confidentiality). See ``protect``.
+- Complementary suppression (DESIGN §6, "Small cells"): where a published total and published parts
+  inside it that do not overlap (any such family, derived from how the domains are defined: the
+  provinces, Indigenous and racialized people, women and gender-diverse people, youth and seniors, the
+  Indigenous groups, intersections inside a community…) would let someone work out, by subtraction,
+  the answers of a group of 1 to 9 respondents (a hidden cell, or the people outside every published
+  part, or people counted in two parts), more parts are hidden, flagged "x" (Statistics Canada's
+  symbol for confidentiality). See ``FAMILIES`` and ``protect``.
 - Series never mix samples: waves are grouped by sample type and place, and change is only computed
-  between two waves of one series (``lib.survey.change``), only when both cells are published.
+  between two waves of one series (``lib.survey.change``), only when both cells are published. A
+  change is called real only when it stays significant after allowing for the number of changes of
+  the wave judged together (Benjamini–Hochberg, ``judge``).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.utils import timezone, translation
@@ -30,7 +35,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from belonging.core.models import Campaign
-from belonging.lib import survey
+from belonging.lib import multiplicity, survey
 from belonging.measure import domains, instrument, reference
 from belonging.measure.models import Estimate, Wave
 
@@ -97,60 +102,168 @@ def _primary(row: Estimate) -> str:
     return ""
 
 
-def _lines() -> list[tuple[str, tuple[str, ...]]]:
-    """Each published total with published parts whose respondents it contains (the parts do not
-    overlap): subtracting the parts from the total gives the rest of its respondents."""
-    community = "community:{}".format
-    lines: list[tuple[str, tuple[str, ...]]] = [
-        (domains.ALL, tuple(d.code for d in domains.DOMAINS if d.kind == "province")),
-        (community("indigenous"), (community("first_nations"), community("metis"), community("inuit"))),
-        (community("racialized"), (community("black"),)),
-    ]
-    lines += [(domains.ALL, (d.code,)) for d in domains.DOMAINS if d.kind == "community"]
-    for d in domains.DOMAINS:
-        if d.kind == "intersection":
-            lines += [(community(c), (d.code,)) for c in d.communities]
-    return lines
+# Who can be in two domains at once follows from how communities are derived (``identity.communities``):
+# racialized only when not Indigenous; women and non-binary or gender-diverse people are exclusive, as
+# are youth (15 to 29) and seniors (65 and over); a respondent has at most one province. Every
+# Indigenous respondent is First Nations, Métis or Inuit, and may be more than one of them.
+INDIGENOUS_GROUPS = ("first_nations", "metis", "inuit")
+EXCLUSIVE = (("indigenous", "racialized"), ("women", "gender_diverse"), ("youth", "senior"))
 
 
-LINES = _lines()
+def _closure(communities: Iterable[str], nominal: bool) -> frozenset[str]:
+    """The communities a member of all of ``communities`` certainly belongs to. ``nominal`` adds what
+    only looks certain: Black people as part of racialized people (an Indigenous Black respondent is
+    Indigenous, not racialized)."""
+    found = set(communities)
+    if found & set(INDIGENOUS_GROUPS):
+        found.add("indigenous")
+    if nominal and "black" in found:
+        found.add("racialized")
+    return frozenset(found)
+
+
+def _can_meet(a: domains.Domain, b: domains.Domain, nominal: bool) -> bool:
+    """Whether one respondent can be in both domains. ``nominal`` also treats as exclusive what only
+    looks exclusive: two Indigenous groups (a respondent may report several), Black and Indigenous."""
+    if a.province and b.province and a.province != b.province:
+        return False
+    both = _closure(a.communities + b.communities, nominal)
+    if any(x in both and y in both for x, y in EXCLUSIVE):
+        return False
+    return not (nominal and len(both & set(INDIGENOUS_GROUPS)) > 1)
+
+
+def _inside(part: domains.Domain, total: domains.Domain, nominal: bool) -> bool:
+    """Whether every respondent of ``part`` is in ``total`` (``nominal``: or only looks so)."""
+    if total.kind == "all":
+        return True
+    if total.province:
+        return part.province == total.province
+    return set(total.communities) <= _closure(part.communities, nominal)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A published total and parts inside it that do not overlap (or only look as if they do not):
+    subtracting the parts' figures from the total's gives the figure of the rest.
+
+    ``exact``: the parts are inside the total and never share a respondent, by definition, so the rest
+    is exactly ``n(total) − Σ n(part)`` respondents. Otherwise (two Indigenous groups, Black people as
+    racialized) the subtraction mixes the rest with the people counted twice or outside the total, whom
+    the published counts alone cannot tell apart: see ``_exposes``.
+    ``covered_unless``: the total's respondents are all in a part, unless one of these domains has
+    respondents (the Indigenous groups a family leaves out); None when nothing is known.
+    ``published_members``: the family is checked on its published parts (the provinces: a family of
+    13, whose subsets are not listed); otherwise only when every part is published, every subset of the
+    parts being a family of its own.
+    """
+
+    total: str
+    parts: tuple[str, ...]
+    exact: bool
+    covered_unless: tuple[str, ...] | None = None
+    published_members: bool = False
+
+
+def _families() -> list[Family]:
+    """Every published total with every set of parts that, by the definitions of the domains, are inside
+    it and pairwise disjoint (or look so: see ``_can_meet``); the provinces as one family of everyone."""
+    found: list[Family] = []
+    by_code = domains.BY_CODE
+    for total in domains.DOMAINS:
+        if total.kind == "all":
+            provinces = tuple(d.code for d in domains.DOMAINS if d.kind == "province")
+            found.append(Family(total.code, provinces, exact=True, published_members=True))
+        candidates = [
+            d for d in domains.DOMAINS if d != total and d.kind != "province" and _inside(d, total, nominal=True)
+        ]
+
+        def extend(chosen: list[domains.Domain], start: int, total: domains.Domain = total) -> None:
+            for i in range(start, len(candidates)):
+                part = candidates[i]
+                if any(_can_meet(part, other, nominal=True) for other in chosen):
+                    continue
+                family = [*chosen, part]
+                exact = all(_inside(p, total, nominal=False) for p in family) and not any(
+                    _can_meet(a, b, nominal=False) for j, a in enumerate(family) for b in family[j + 1 :]
+                )
+                covered_unless = None
+                groups = {c for p in family for c in p.communities}
+                if total.communities == ("indigenous",) and all(len(p.communities) == 1 for p in family):
+                    if groups <= set(INDIGENOUS_GROUPS):  # every Indigenous respondent is in one of the groups
+                        covered_unless = tuple(f"community:{g}" for g in INDIGENOUS_GROUPS if g not in groups)
+                found.append(Family(total.code, tuple(p.code for p in family), exact, covered_unless))
+                extend(family, i + 1)
+
+        extend([], 0)
+    assert all(f.total in by_code and all(p in by_code for p in f.parts) for f in found)
+    return found
+
+
+FAMILIES = _families()
+
+
+def _exposes(family: Family, parts: Sequence[str], n: dict[str, int]) -> bool:
+    """Whether subtracting the published ``parts`` from the family's total singles out 1 to 9 respondents.
+
+    ``rest = n(total) − Σ n(part)``. Each respondent of the total counts 1 minus the number of parts
+    they are in, and each respondent of a part outside the total counts −1; the subtraction describes
+    the respondents whose count is not 0.
+
+    - Exact family: the counts are 0 or 1, so ``rest`` respondents exactly: exposed when 1 to 9 (or
+      below 0, which the definitions rule out: figures that contradict them are not trusted).
+    - Covered total (every Indigenous respondent is in one of the Indigenous groups, and the groups
+      left out have no respondent): the counts are 0 or negative, ``−rest`` is the number of extra
+      memberships and at least ``−rest / (parts − 1)`` respondents are mixed: exposed unless ``rest``
+      is 0 (nobody in two groups) or that lower bound is 10 or more.
+    - Otherwise the number of people mixed is unknown, but at least ``rest`` (only a respondent counted
+      1 adds to it): exposed unless ``rest`` is 10 or more.
+    """
+    rest = n[family.total] - sum(n[p] for p in parts)
+    if family.exact:
+        return rest != 0 and rest < MIN_RESPONDENTS
+    covered = family.covered_unless is not None and all(n.get(code, 0) == 0 for code in family.covered_unless)
+    if covered and rest <= 0:
+        return rest < 0 and math.ceil(-rest / (len(parts) - 1)) < MIN_RESPONDENTS
+    return rest < MIN_RESPONDENTS
 
 
 def protect(n: dict[str, int], hidden: set[str]) -> set[str]:
     """The cells to hide besides ``hidden`` so that no group of 1 to 9 respondents can be worked out by
-    subtraction (one wave, one indicator; ``n`` is respondents per domain code).
+    subtraction (one wave, one indicator; ``n`` is respondents per domain code, a domain without
+    respondents being absent or 0).
 
-    For each line (a published total and its published parts), the respondents not covered by a
-    published part (its hidden parts and the rest of the total, who are in no part) form a group whose
-    answers anyone can compute from the published figures. While that group has 1 to 9 respondents,
-    the smallest published part is hidden too. Lines are checked again until nothing changes (a cell
-    hidden for one line may expose another). A line whose parts overlap (their respondents add up to
-    more than the total), or whose total is hidden, is left alone: nothing can be subtracted exactly.
-    This is the line-by-line heuristic of ``lib.suppression``, not an audit of every combination.
+    For every family (``FAMILIES``: a published total and published parts that are inside it and do not
+    overlap, by definition or in appearance), anyone can subtract the parts' figures from the total's
+    and obtain the figure of the rest: the total's respondents in no published part (among them those
+    of its hidden parts), mixed, where parts may overlap, with the people counted twice. While that
+    describes 1 to 9 respondents (``_exposes``), the smallest published part is hidden. Families are
+    checked again until nothing changes: a cell hidden for one family may expose another.
     """
     hidden = set(hidden)
     added: set[str] = set()
+
+    def shown(code: str) -> bool:
+        return n.get(code, 0) > 0 and code not in hidden
+
     changed = True
     while changed:
         changed = False
-        for total, parts in LINES:
-            if total not in n or total in hidden:
+        for family in FAMILIES:
+            if not shown(family.total):
                 continue
-            present = [p for p in parts if p in n]
-            rest = n[total] - sum(n[p] for p in present)
-            if rest < 0:
+            if family.published_members:
+                parts = [p for p in family.parts if shown(p)]
+            elif all(shown(p) for p in family.parts):
+                parts = list(family.parts)
+            else:
+                continue  # the published parts are a family of their own
+            if not parts or not _exposes(family, parts, n):
                 continue
-            while True:
-                exposed = rest + sum(n[p] for p in present if p in hidden)
-                if not 0 < exposed < MIN_RESPONDENTS:
-                    break
-                candidates = [(n[p], pos, p) for pos, p in enumerate(present) if p not in hidden and n[p] > 0]
-                if not candidates:
-                    break
-                part = min(candidates)[2]
-                hidden.add(part)
-                added.add(part)
-                changed = True
+            part = min(parts, key=lambda p: (n[p], DOMAIN_ORDER[p]))
+            hidden.add(part)
+            added.add(part)
+            changed = True
     return added
 
 
@@ -277,14 +390,20 @@ VERDICTS = {
 
 @dataclass(frozen=True)
 class ChangeCell:
-    """Change of one indicator in one domain from the baseline wave, in percentage points."""
+    """Change of one indicator in one domain from the baseline wave, in percentage points.
+
+    ``direction`` is decided by ``judge`` over every change of the wave at once (Benjamini–Hochberg):
+    "a real increase" or "a real decrease" only when the change stays significant after allowing for
+    the number of comparisons (``p_adjusted`` at most ``multiplicity.FDR``)."""
 
     baseline: str  # the baseline wave's title
     shown: bool
     points: float | None = None  # difference × 100
-    ci_low_points: float | None = None
+    ci_low_points: float | None = None  # the change's own 95% interval (not adjusted)
     ci_high_points: float | None = None
-    p_value: float | None = None
+    p_value: float | None = None  # the change's own p-value
+    p_adjusted: float | None = None  # Benjamini–Hochberg, over the wave's comparisons with its baseline
+    comparisons: int = 0  # how many comparisons the wave's changes were judged among
     direction: str = ""  # INCREASE, DECREASE or NO_CLEAR_CHANGE
     caution: bool = False  # a cell flagged E is involved
     why_not: str = ""  # why it is not shown
@@ -295,7 +414,8 @@ class ChangeCell:
 
 
 def compare(baseline: Wave, before: Cell | None, after: Cell | None) -> ChangeCell:
-    """The change between two published cells of one series (``lib.survey.change``), or why not."""
+    """The change between two published cells of one series (``lib.survey.change``), or why not; not
+    yet judged (``judge`` gives the verdict, among all the wave's changes)."""
     title = baseline.title
     if before is None or after is None:
         return ChangeCell(title, False, why_not=gettext("not shown: no figure to compare with"))
@@ -304,10 +424,6 @@ def compare(baseline: Wave, before: Cell | None, after: Cell | None) -> ChangeCe
     if after.hidden:
         return ChangeCell(title, False, why_not=gettext("not shown: this figure is not published"))
     result = survey.change(_as_survey_estimate(before), _as_survey_estimate(after))
-    if result.significant:
-        direction = INCREASE if result.difference > 0 else DECREASE
-    else:
-        direction = NO_CLEAR_CHANGE
     return ChangeCell(
         title,
         True,
@@ -315,9 +431,43 @@ def compare(baseline: Wave, before: Cell | None, after: Cell | None) -> ChangeCe
         ci_low_points=100 * result.ci_low,
         ci_high_points=100 * result.ci_high,
         p_value=result.p_value,
-        direction=direction,
         caution=before.caution or after.caution,
     )
+
+
+def judge(changes: dict[Any, ChangeCell]) -> dict[Any, ChangeCell]:
+    """The verdicts of one wave's changes from its baseline, judged together: Benjamini–Hochberg adjusted
+    p-values over every shown change (every indicator × domain whose two figures are published), so that
+    among the changes called real, at most 5% are expected to be chance (the false discovery rate)."""
+    shown = [key for key, change in changes.items() if change.shown]
+    adjusted = multiplicity.adjust_bh([changes[key].p_value for key in shown])
+    judged = dict(changes)
+    for key, p_adjusted in zip(shown, adjusted, strict=True):
+        change = changes[key]
+        real = math.isfinite(p_adjusted) and p_adjusted <= multiplicity.FDR and change.points != 0
+        direction = (INCREASE if (change.points or 0) > 0 else DECREASE) if real else NO_CLEAR_CHANGE
+        judged[key] = replace(
+            change,
+            p_adjusted=p_adjusted if math.isfinite(p_adjusted) else None,
+            comparisons=len(shown),
+            direction=direction,
+        )
+    return judged
+
+
+def wave_changes(
+    wave: Wave, baseline: Wave, cells: dict[tuple[int, str, str], Cell]
+) -> dict[tuple[str, str], ChangeCell]:
+    """Every change of ``wave`` from ``baseline`` the dashboard can show, by (indicator, domain): the six
+    shares in every domain where the wave has a figure, judged together (``judge``)."""
+    changes = {}
+    for indicator in SHARES:
+        for domain in domains.DOMAINS:
+            after = cells.get((wave.pk, indicator.id, domain.code))
+            if after is not None:
+                before = cells.get((baseline.pk, indicator.id, domain.code))
+                changes[indicator.id, domain.code] = compare(baseline, before, after)
+    return judge(changes)
 
 
 # --- the dashboard -----------------------------------------------------------------------------------
@@ -434,6 +584,7 @@ class Series:
     trends: list[Trend]
     changes: list[tuple[str, Cell | None, Cell | None, ChangeCell]]  # latest against its baseline
     domain_tables: list[DomainTable]
+    comparisons: int = 0  # the latest wave's changes from its baseline, judged together
 
 
 @dataclass(frozen=True)
@@ -535,6 +686,14 @@ def _dashboard(campaign: Campaign, language: str) -> Dashboard:
     for wave in waves:
         by_series[series_key(wave)].append(wave)
 
+    # Each wave's changes from its baseline, judged together (every indicator × domain).
+    judged = {
+        wave.pk: wave_changes(wave, base_of[wave.pk], cells)
+        for wave in waves
+        if wave.kind != Wave.Kind.BASELINE and base_of[wave.pk] is not None
+    }
+    no_baseline = ChangeCell("", False, why_not=gettext("no baseline of this sample is published"))
+
     series_list = []
     for (sample, place_id), members in by_series.items():
         place = members[0].place
@@ -546,14 +705,9 @@ def _dashboard(campaign: Campaign, language: str) -> Dashboard:
                 cell = cells.get((wave.pk, indicator.id, domains.ALL))
                 if cell is None:
                     continue
-                baseline = base_of[wave.pk]
                 change = None
                 if wave.kind != Wave.Kind.BASELINE:
-                    change = (
-                        compare(baseline, cells.get((baseline.pk, indicator.id, domains.ALL)), cell)
-                        if baseline
-                        else ChangeCell("", False, why_not=gettext("no baseline of this sample is published"))
-                    )
+                    change = judged[wave.pk][indicator.id, domains.ALL] if wave.pk in judged else no_baseline
                 rows.append(TrendRow(infos[wave.pk], cell, change))
             with_reference = indicator.id == reference.INDICATOR
             trends.append(
@@ -567,12 +721,14 @@ def _dashboard(campaign: Campaign, language: str) -> Dashboard:
                 )
             )
         baseline = base_of[latest.pk]
+        latest_changes = judged.get(latest.pk, {})
         changes = []
         if baseline is not None:
             for indicator in SHARES:
                 before = cells.get((baseline.pk, indicator.id, domains.ALL))
                 after = cells.get((latest.pk, indicator.id, domains.ALL))
-                changes.append((str(indicator.short_label), before, after, compare(baseline, before, after)))
+                change = latest_changes.get((indicator.id, domains.ALL)) or compare(baseline, before, after)
+                changes.append((str(indicator.short_label), before, after, change))
         tables = []
         for kind in ("province", "community", "intersection"):
             table_rows = []
@@ -582,9 +738,7 @@ def _dashboard(campaign: Campaign, language: str) -> Dashboard:
                 row_cells: list[tuple[Cell | None, ChangeCell | None]] = []
                 for indicator in SHARES:
                     cell = cells.get((latest.pk, indicator.id, domain.code))
-                    change = None
-                    if cell is not None and baseline is not None:
-                        change = compare(baseline, cells.get((baseline.pk, indicator.id, domain.code)), cell)
+                    change = latest_changes.get((indicator.id, domain.code)) if cell is not None else None
                     row_cells.append((cell, change))
                 if any(c is not None for c, _change in row_cells):
                     table_rows.append(DomainRow(domain.code, domain.label, row_cells))
@@ -603,6 +757,7 @@ def _dashboard(campaign: Campaign, language: str) -> Dashboard:
                 trends=trends,
                 changes=changes,
                 domain_tables=tables,
+                comparisons=sum(change.shown for change in latest_changes.values()),
             )
         )
 

@@ -5,9 +5,15 @@ Anonymity is kept here, not only in the views:
 
 - a response stores no user, email, IP address or time of day (``started_on`` and ``submitted_on``
   are dates), and nothing that links it to the invitation code that opened it: using a code only
-  marks the invitation used on a date;
-- the respondent's token (their resume code) and invitation codes are stored as SHA-256 hashes;
-  the raw values are returned once, to the person who needs them, and never written anywhere.
+  marks the invitation used (a yes or no: no date or time, so the day a code was used cannot be
+  matched with the day a response was started);
+- invitation codes are stored as HMAC-SHA256 hashes keyed with the site's secret, so a leaked list
+  of codes cannot be matched to the stored hashes without the key; the rows of one batch are written
+  in an order unrelated to the order of the codes handed out. Codes made before the hashes were
+  keyed (migration 0002) keep their plain SHA-256 hash: a lookup tries both forms;
+- the respondent's token (their resume code) is stored as its SHA-256 hash (80 random bits, only
+  ever known to the respondent);
+- the raw codes and tokens are returned once, to the person who needs them, and never written anywhere.
 
 Waves keep their rules here too: only one baseline per campaign, place and sample type; the
 questionnaire version and sample type of a wave are fixed once it has responses (otherwise answers
@@ -37,7 +43,7 @@ from django.utils.translation import gettext as _
 from belonging.core import identity
 from belonging.core.models import Campaign, Place
 from belonging.measure import instrument
-from belonging.measure.models import Invitation, Response, Wave
+from belonging.measure.models import ImportBatch, Invitation, Response, Wave
 
 # Codes people type: no 0/O or 1/I to confuse, upper case, shown in groups of four.
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 symbols: 5 bits each
@@ -57,7 +63,8 @@ class SurveyError(Exception):
 
     ``upcoming`` (not open yet), ``closed``, ``code_required``, ``unknown_code``, ``used_code``,
     ``submitted`` (a submitted response cannot change), ``not_invited`` (invitations for an open
-    sample).
+    sample), ``import_only`` (the wave has imported responses with bootstrap replicate weights, which
+    answers collected here would not have: it cannot be answered on this site).
     """
 
     def __init__(self, reason: str) -> None:
@@ -74,8 +81,29 @@ def normalize_code(text: str) -> str:
 
 
 def hash_code(text: str) -> str:
-    """The stored form of an invitation code or a token (SHA-256 of the canonical form)."""
+    """The stored form of a respondent's token (SHA-256 of the canonical form); also the form of the
+    invitation codes made before they were keyed (see ``invitation_hashes``)."""
     return hashlib.sha256(normalize_code(text).encode("utf-8")).hexdigest()
+
+
+def _keyed_hash(canonical: bytes, key: str) -> str:
+    return hmac.new(key.encode("utf-8"), b"measure-invitation:" + canonical, hashlib.sha256).hexdigest()
+
+
+def invitation_hash(code: str) -> str:
+    """The stored form of a new invitation code: HMAC-SHA256 of its canonical form, keyed with the
+    site's secret, so that someone holding the list of codes (the organizer mails them) and a copy of
+    the database cannot tell which row is whose code without the key too."""
+    return _keyed_hash(normalize_code(code).encode("utf-8"), settings.SECRET_KEY)
+
+
+def invitation_hashes(code: str) -> list[str]:
+    """Every stored form a code may have: keyed with the current secret, keyed with a secret being
+    rotated out (``SECRET_KEY_FALLBACKS``), or the plain SHA-256 of a code made before codes were
+    keyed. A code made under a secret that is no longer current nor a fallback is no longer found."""
+    canonical = normalize_code(code).encode("utf-8")
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    return [*(_keyed_hash(canonical, key) for key in keys), hashlib.sha256(canonical).hexdigest()]
 
 
 def format_code(code: str) -> str:
@@ -85,16 +113,17 @@ def format_code(code: str) -> str:
 
 
 def _random_code(length: int) -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+    bits = secrets.randbits(5 * length)
+    return "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(length))
 
 
-def _token_for_key(request_key: uuid.UUID) -> str:
-    """The token of the start form with this key: the same form sent twice (a double click, a resent
-    page) gives the same token, so it starts one response. Keyed with the site's secret, so the
-    form's key alone does not reveal the token."""
-    digest = hmac.new(
-        settings.SECRET_KEY.encode("utf-8"), b"measure-token:" + request_key.bytes, hashlib.sha256
-    ).digest()
+def _token_for_key(wave: Wave, request_key: uuid.UUID) -> str:
+    """The token of the start form with this key, for this wave: the same form sent twice (a double
+    click, a resent page) gives the same token, so it starts one response. Keyed with the site's
+    secret, so the form's key alone does not reveal the token; the wave is part of the message, so the
+    same key sent to two waves gives two tokens."""
+    message = b"measure-token:%d:" % wave.pk + request_key.bytes
+    digest = hmac.new(settings.SECRET_KEY.encode("utf-8"), message, hashlib.sha256).digest()
     bits = int.from_bytes(digest[:10], "big")  # 80 bits
     return "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(TOKEN_LENGTH))
 
@@ -261,9 +290,14 @@ def update_wave(wave: Wave, data: WaveData) -> Wave:
 
 
 def generate_invitations(wave: Wave, count: int) -> list[str]:
-    """``count`` new single-use codes for an invited wave, formatted ABCD-EFGH-JK.
+    """``count`` new single-use codes for an invited wave, formatted ABCD-EFGH-JK, in random order.
 
-    Only their hashes are stored: the codes are returned once, here, and cannot be shown again.
+    Only their keyed hashes are stored: the codes are returned once, here, and cannot be shown again.
+    The work is linear in ``count``: each code is hashed once per stored form it is checked against,
+    and written with the others of its batch in one INSERT. A code whose hash is already stored (50
+    random bits: very unlikely) is left out and only it is drawn again. The rows of a batch are
+    written in the order of their keyed hashes and share one ``created_at``, so neither the row order
+    nor the time says which row holds which code of the list.
     """
     if wave.sample != Wave.Sample.INVITED:
         raise ValidationError(_("Invitation codes are only for waves with an invited sample."), code="not_invited")
@@ -272,21 +306,42 @@ def generate_invitations(wave: Wave, count: int) -> list[str]:
             _("Choose between 1 and %(max)s codes.") % {"max": f"{MAX_INVITATIONS:,}".replace(",", "\u00a0")},
             code="count",
         )
+    made_at = timezone.now()
     codes: list[str] = []
+    made: set[str] = set()  # the hashes stored by this call
+    clashes = 0
     with transaction.atomic():
         while len(codes) < count:
-            wanted = min(BATCH, count - len(codes))
-            batch = {_random_code(INVITATION_LENGTH) for _ in range(wanted)}
-            hashes = {hash_code(code): code for code in batch}
-            # 50 random bits: a clash with an earlier code is very unlikely, but it would make a code
-            # that cannot be stored, so leave it out and draw again.
-            for taken in Invitation.objects.filter(code_hash__in=list(hashes)).values_list("code_hash", flat=True):
-                hashes.pop(taken)
-            for done in codes:
-                hashes.pop(hash_code(done), None)
-            Invitation.objects.bulk_create([Invitation(wave=wave, code_hash=h) for h in hashes])
-            codes.extend(format_code(code) for code in hashes.values())
-    return codes
+            fresh: dict[str, str] = {}  # keyed hash -> code
+            forms: dict[str, str] = {}  # every form a lookup of the code would try -> its keyed hash
+            for code in (_random_code(INVITATION_LENGTH) for _ in range(min(BATCH, count - len(codes)))):
+                hashes = invitation_hashes(code)
+                if hashes[0] in made or hashes[0] in fresh:
+                    continue
+                fresh[hashes[0]] = code
+                forms.update((form, hashes[0]) for form in hashes)
+            # A stored row that a lookup of a new code would also find (the same code made earlier, or a
+            # clash of hashes) would make the code ambiguous: leave that code out; the loop draws again.
+            stored = list(forms)
+            for start in range(0, len(stored), BATCH):
+                taken = Invitation.objects.filter(code_hash__in=stored[start : start + BATCH])
+                for form in taken.values_list("code_hash", flat=True):
+                    fresh.pop(forms[form], None)
+            try:
+                with transaction.atomic():  # a savepoint: a clash with a code made at this moment elsewhere
+                    Invitation.objects.bulk_create(
+                        [Invitation(wave=wave, code_hash=h, created_at=made_at) for h in sorted(fresh)],
+                        batch_size=BATCH,
+                    )
+            except IntegrityError:
+                clashes += 1
+                if clashes > 10:  # pragma: no cover - only if something else keeps failing
+                    raise
+                continue
+            made.update(fresh)
+            codes.extend(fresh.values())
+    secrets.SystemRandom().shuffle(codes)
+    return [format_code(code) for code in codes]
 
 
 # --- taking the survey ------------------------------------------------------------------------------
@@ -298,6 +353,41 @@ def _require_open(wave: Wave) -> None:
         raise SurveyError(state)
 
 
+def import_only(wave: Wave) -> bool:
+    """Whether the wave has imported responses with bootstrap replicate weights. Answers collected on
+    this site have none, and a wave's respondents must all have them or none (one design per wave),
+    so such a wave cannot be answered here: it only takes imports."""
+    return ImportBatch.objects.filter(wave=wave, replicates__gt=0, responses__isnull=False).exists()
+
+
+def _started(wave: Wave, token: str) -> Response | None:
+    return Response.objects.filter(wave=wave, token_hash=hash_code(token)).first()
+
+
+def _create_response(wave: Wave, token: str, invitation_code: str | None, language: str) -> Response:
+    with transaction.atomic():
+        # The wave's row lock orders this with an import into the wave (which takes it too), so a
+        # response never starts beside replicate weights imported at the same moment.
+        Wave.objects.select_for_update().filter(pk=wave.pk).exists()
+        if import_only(wave):
+            raise SurveyError("import_only")
+        if wave.sample == Wave.Sample.INVITED:
+            if not normalize_code(invitation_code or ""):
+                raise SurveyError("code_required")
+            forms = invitation_hashes(invitation_code or "")
+            claimed = Invitation.objects.filter(wave=wave, code_hash__in=forms, used=False).update(used=True)
+            if not claimed:
+                used = Invitation.objects.filter(wave=wave, code_hash__in=forms).exists()
+                raise SurveyError("used_code" if used else "unknown_code")
+        return Response.objects.create(
+            wave=wave,
+            token_hash=hash_code(token),
+            language=language,
+            started_on=timezone.localdate(),
+            source=Response.Source.COLLECTED,
+        )
+
+
 def start_response(
     wave: Wave,
     *,
@@ -307,44 +397,36 @@ def start_response(
 ) -> tuple[Response, str]:
     """Start one anonymous response; returns it with its raw token (the respondent's resume code).
 
-    An invited wave needs an unused invitation code of the wave: it is marked used (on today's date)
-    by one conditional UPDATE, so two people sending the same code at once start one response between
+    An invited wave needs an unused invitation code of the wave: it is marked used (a flag, no date) by
+    one conditional UPDATE, so two people sending the same code at once start one response between
     them. The response keeps no link to the code. ``request_key`` (the start form's own key) makes a
-    form sent twice start one response.
+    form sent twice start one response. A wave with imported replicate weights is refused
+    (``import_only``).
     """
     _require_open(wave)
     if language not in ("en", "fr"):
         raise ValueError(f"language {language!r}")
-    token = _token_for_key(request_key) if request_key is not None else _random_code(TOKEN_LENGTH)
-    token_hash = hash_code(token)
-    if request_key is not None:
-        existing = Response.objects.filter(wave=wave, token_hash=token_hash).first()
+    if request_key is None:
+        token = _random_code(TOKEN_LENGTH)
+    else:
+        token = _token_for_key(wave, request_key)
+        existing = _started(wave, token)
         if existing is not None:
             return existing, token
-    today = timezone.localdate()
     try:
-        with transaction.atomic():
-            if wave.sample == Wave.Sample.INVITED:
-                code_hash = hash_code(invitation_code or "")
-                if not normalize_code(invitation_code or ""):
-                    raise SurveyError("code_required")
-                claimed = Invitation.objects.filter(wave=wave, code_hash=code_hash, used_on__isnull=True).update(
-                    used_on=today
-                )
-                if claimed != 1:
-                    used = Invitation.objects.filter(wave=wave, code_hash=code_hash).exists()
-                    raise SurveyError("used_code" if used else "unknown_code")
-            response = Response.objects.create(
-                wave=wave, token_hash=token_hash, language=language, started_on=today, source=Response.Source.COLLECTED
-            )
-    except (SurveyError, IntegrityError):
+        return _create_response(wave, token, invitation_code, language), token
+    except (SurveyError, IntegrityError) as exc:
         # The same form sent twice at once: the other request started the response (and used the code).
         if request_key is not None:
-            existing = Response.objects.filter(wave=wave, token_hash=token_hash).first()
+            existing = _started(wave, token)
             if existing is not None:
                 return existing, token
-        raise
-    return response, token
+        if isinstance(exc, SurveyError):
+            raise
+    # The token is already another response's (by chance: a form's key is chosen by the client, but
+    # the wave is part of the token): start with a random token instead.
+    token = _random_code(TOKEN_LENGTH)
+    return _create_response(wave, token, invitation_code, language), token
 
 
 def find_response(wave: Wave, token: str | None) -> Response | None:
@@ -450,8 +532,8 @@ def waves_with_counts() -> QuerySet[Wave]:
             in_progress=_count(Response, source=collected, status=Response.Status.IN_PROGRESS),
             submitted=_count(Response, source=collected, status=Response.Status.SUBMITTED),
             imported=_count(Response, source=Response.Source.IMPORTED),
-            invitations_used=_count(Invitation, used_on__isnull=False),
-            invitations_unused=_count(Invitation, used_on__isnull=True),
+            invitations_used=_count(Invitation, used=True),
+            invitations_unused=_count(Invitation, used=False),
         )
         .order_by("campaign__title_en", "campaign_id", "opens_at", "pk")
     )

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 from django_ratelimit.core import is_ratelimited
@@ -112,6 +113,11 @@ def _wave_context(wave: Wave) -> dict[str, Any]:
     }
 
 
+IMPORT_ONLY = gettext_lazy(
+    "This survey cannot be answered on this site: its results come from responses collected by another survey."
+)
+
+
 def _start_refusal(reason: str, wave: Wave) -> str:
     if reason == "unknown_code":
         return _("This invitation code is not one of this survey’s codes. Check the code in your invitation and try again.")
@@ -119,6 +125,8 @@ def _start_refusal(reason: str, wave: Wave) -> str:
         return _("This invitation code has already been used. Each code can start the survey once.")
     if reason == "code_required":
         return _("Enter the invitation code you received.")
+    if reason == "import_only":
+        return str(IMPORT_ONLY)
     if reason == "upcoming":
         return _("This survey opens on %(date)s.") % {"date": _date(services.first_day(wave))}
     return _("This survey closed on %(date)s.") % {"date": _date(services.last_day(wave))}
@@ -143,9 +151,11 @@ def start(request: HttpRequest, slug: str, wave: str) -> HttpResponse:
     current, _token_value = _current(request, the_wave)
     context = _wave_context(the_wave)
     invited = context["invited"]
+    # Only asked of an open wave: a closed or upcoming one says so first.
+    context["import_only"] = context["state"] == "open" and services.import_only(the_wave)
     refusal = None
     used_here = False
-    posted = request.method == "POST" and context["state"] == "open"
+    posted = request.method == "POST" and context["state"] == "open" and not context["import_only"]
     form = StartForm(request.POST if posted else None, invited=invited)
     if posted and form.is_valid():
         code_rate = _rate("SURVEY_CODE_RATE_PER_IP", "30/h")
@@ -167,7 +177,8 @@ def start(request: HttpRequest, slug: str, wave: str) -> HttpResponse:
                 if exc.reason in ("unknown_code", "used_code"):
                     _too_many(request, "survey-code", code_rate, increment=True)
                 used_here = exc.reason == "used_code" and current is not None
-                form.add_error("code" if invited else None, _start_refusal(exc.reason, the_wave))
+                on_code = invited and exc.reason in ("unknown_code", "used_code", "code_required")
+                form.add_error("code" if on_code else None, _start_refusal(exc.reason, the_wave))
                 context["state"] = services.wave_state(the_wave)
             else:
                 return _remember(redirect(_page_url(the_wave, services.continue_number(response))), the_wave, token)
@@ -179,6 +190,7 @@ def start(request: HttpRequest, slug: str, wave: str) -> HttpResponse:
             "continue_url": _continue_url(the_wave, current) if current else "",
             "used_here": used_here,
             "refusal": refusal,
+            "import_only_message": IMPORT_ONLY,
         }
     )
     return render(request, "measure/start.html", context, status=status)
@@ -353,6 +365,7 @@ def _wave_page_context(request: HttpRequest, wave: Wave) -> dict[str, Any]:
         "first_day": services.first_day(wave),
         "last_day": services.last_day(wave),
         "invited": wave.sample == Wave.Sample.INVITED,
+        "import_only": services.import_only(wave),
         "survey_url": request.build_absolute_uri(start_path),
         "survey_path": start_path,
     }

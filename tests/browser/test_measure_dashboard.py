@@ -38,6 +38,11 @@ def test_the_results_page_is_accessible(page, published, lang, screenshot):
     # Two samples, each its own series: never one chart or table for both.
     expect(page.locator("section.measure-series")).to_have_count(2)
     expect(page.locator("#how-to-read")).to_be_visible()
+    # The change section says how many comparisons its verdicts allow for, and links to why.
+    link = page.locator('a[href="#reading-change"]')
+    expect(link).to_have_count(1)
+    link.click()
+    expect(page.locator("#reading-change")).to_be_in_viewport()
     screenshot(page, f"measure-dashboard-{lang}")
     assert_accessible(page, lang)
 

@@ -186,3 +186,72 @@ def test_the_data_pages_fit_a_phone(phone_page, organizer, wave, path):
     phone_page.goto(f"/fr/survey/manage/waves/{wave.pk}/{path}/")
     expect(phone_page.locator("h1")).to_be_visible()
     assert not has_horizontal_scroll(phone_page)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_withheld_computation_is_explained_on_the_compute_page(page, organizer, wave, lang):
+    """A published wave computed again with margins raking cannot meet: the public results stay, and the
+    page says why the new computation was not applied (announced as an alert)."""
+    _people(wave)
+    Margin.objects.bulk_create(
+        [
+            Margin(wave=wave, variable="gender", category="woman", population=510),
+            Margin(wave=wave, variable="gender", category="man", population=490),
+        ]
+    )
+    estimation.compute_estimates(wave)
+    estimation.publish(wave)
+    Margin.objects.bulk_create(
+        [
+            Margin(wave=wave, variable="province", category="ON", population=3000),
+            Margin(wave=wave, variable="province", category="QC", population=2000),
+        ]
+    )
+    assert estimation.run_computation(wave.pk) == "withheld"
+    sign_in(page, lang, "olivia", PASSWORD)
+    page.goto(f"/{lang}/survey/manage/waves/{wave.pk}/compute/")
+    notice = page.locator("#computation-withheld")
+    expect(notice).to_be_visible()
+    assert notice.get_attribute("role") == "alert"
+    expect(page.locator("#summary-title")).to_be_visible()  # the estimates that stand
+    assert_accessible(page, lang)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_genders_without_a_margin_are_listed_on_the_margins_page(page, organizer, wave, lang):
+    _people(wave, 12)
+    add_response(wave, {"css_belonging": "very_strong", "gender": "non_binary", "province": "ON"})
+    Margin.objects.bulk_create(
+        [
+            Margin(wave=wave, variable="gender", category="woman", population=510),
+            Margin(wave=wave, variable="gender", category="man", population=490),
+        ]
+    )
+    sign_in(page, lang, "olivia", PASSWORD)
+    page.goto(f"/{lang}/survey/manage/waves/{wave.pk}/margins/")
+    expect(page.locator("p.error-text")).to_have_count(0)  # nothing lacking: non_binary is raked as not answered
+    expect(page.locator("p", has_text="non_binary")).to_have_count(1)  # "1 respondent chose non_binary …"
+    assert_accessible(page, lang)
+
+
+def test_a_file_over_the_web_limit_is_refused_with_the_command_and_fits_a_phone(
+    phone_page, organizer, wave, monkeypatch
+):
+    from belonging.measure import imports
+
+    monkeypatch.setattr(imports, "WEB_MAX_ROWS", 1)
+    sign_in(phone_page, "fr", "olivia", PASSWORD)
+    phone_page.goto(f"/fr/survey/manage/waves/{wave.pk}/import/")
+    phone_page.fill("#id_weight_column", "WTS_M")
+    phone_page.fill("#id_replicate_columns", "BSW")
+    phone_page.fill("#id_column_province", "GEO_PRV")
+    phone_page.fill("#id_values_province", "24=QC; 35=ON; 10=NL; 11=PE; 12=NS; 13=NB; 46=MB; 47=SK; 48=AB; 59=BC")
+    good = {"name": "good.csv", "mimeType": "text/csv", "buffer": GOOD.encode()}
+    phone_page.set_input_files("#id_file", files=[good])
+    phone_page.click("button[value=import]")
+    summary = phone_page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("import_survey strategy-for-belonging baseline good.csv")
+    assert wave.responses.count() == 0
+    assert not has_horizontal_scroll(phone_page)
+    assert_accessible(phone_page, "fr")

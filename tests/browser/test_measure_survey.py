@@ -7,7 +7,7 @@ Every check waits for what it looks at (Playwright's ``expect`` retries): the ma
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from belonging.accounts.roles import ORGANIZERS, sync_roles
 from belonging.core.models import Campaign
 from belonging.measure import services
-from belonging.measure.models import Response, Wave
+from belonging.measure.models import ImportBatch, Response, Wave
 from tests.browser.helpers import has_horizontal_scroll, sign_in, tab_to
 from tests.browser.test_axe import assert_accessible
 from tests.browser.test_keyboard import is_focused
@@ -51,6 +51,15 @@ def organizer(seeded, django_user_model):
     user = django_user_model.objects.create_user(username="olivia", email="olivia@example.org", password=PASSWORD)
     user.groups.add(Group.objects.get(name=ORGANIZERS))
     return user
+
+
+def with_replicate_weights(wave: Wave) -> None:
+    """An imported response with two bootstrap replicate weights: the wave becomes import-only."""
+    batch = ImportBatch.objects.create(wave=wave, filename="css.csv", rows=1, replicates=2)
+    Response.objects.create(
+        wave=wave, source=Response.Source.IMPORTED, batch=batch, status=Response.Status.SUBMITTED,
+        replicate_weights=bytes(16), started_on=date(2025, 1, 1), submitted_on=date(2025, 1, 1),
+    )  # fmt: skip
 
 
 def survey(lang: str, wave: Wave, suffix: str = "") -> str:
@@ -215,6 +224,14 @@ class TestSurveyPagesAreAccessible:
         expect(page.locator("#survey-state")).to_be_visible()
         assert_accessible(page, lang)
 
+    def test_import_only(self, page, wave, lang):
+        """A wave with imported replicate weights says it cannot be answered here, with no start button."""
+        with_replicate_weights(wave)
+        page.goto(survey(lang, wave))
+        expect(page.locator("#survey-import-only")).to_be_visible()
+        expect(page.locator("form.survey-start")).to_have_count(0)
+        assert_accessible(page, lang)
+
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_a_question_page_fits_a_phone(phone_page, wave, lang):
@@ -259,6 +276,13 @@ class TestOrganizerPagesAreAccessible:
         page.goto(f"/{lang}/survey/manage/waves/{invited_wave.pk}/")
         expect(page.locator("form.wave-form")).to_be_visible()
         screenshot(page, f"survey-wave-{lang}")
+        assert_accessible(page, lang)
+
+    def test_import_only_wave(self, page, organizer, wave, lang):
+        with_replicate_weights(wave)
+        sign_in(page, lang, "olivia", PASSWORD)
+        page.goto(f"/{lang}/survey/manage/waves/{wave.pk}/")
+        expect(page.locator("#wave-import-only")).to_be_visible()
         assert_accessible(page, lang)
 
     def test_invitations(self, page, organizer, invited_wave, lang):

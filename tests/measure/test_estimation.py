@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.html import escape
 
 from belonging.lib import survey
 from belonging.measure import estimation, imports
@@ -395,3 +397,390 @@ def test_domain_masks_agree_with_domain_contains():
     expected = np.array([[d.contains(p, c) for d in DOMAINS] for p, c in zip(provinces, communities, strict=True)])
     assert (masks == expected).all()
     assert masks.any(axis=0).sum() > len(DOMAINS) // 2  # the check covers most domains
+
+
+# --- mean scores: a release flag that does not depend on where the scale starts ---------------------
+
+
+def _agreeing(wave: Wave, answers: list[str]) -> None:
+    for answer in answers:
+        add_response(wave, {"contribution": answer})
+
+
+def test_a_mean_score_is_judged_on_its_0_to_1_rescaling(wave):
+    """The review's case: 1 "strongly agree", 11 "strongly disagree". On the 1–5 scale the mean's CV
+    is 25% (E); scored 0–4 (or 0–1) it is 100%: the flag must not depend on the scale's start."""
+    _agreeing(wave, ["strongly_agree"] + ["strongly_disagree"] * 11)
+    estimation.compute_estimates(wave)
+    share, score = cell(wave, "contribution"), cell(wave, "contribution_score")
+    assert share.flag == "F" and share.cv == pytest.approx(100.0, rel=1e-9)
+    assert score.estimate == pytest.approx(16 / 12)
+    assert 100 * score.se / score.estimate == pytest.approx(25.0, rel=1e-9)  # what the 1–5 CV said: "E"
+    # The stored CV is the one of (score − 1) / 4, as the engine gives it on those values.
+    y = np.array([4.0] + [0.0] * 11) / 4
+    rescaled = survey.mean(survey.LinearizedDesign(np.ones(12)), y)
+    assert score.cv == pytest.approx(rescaled.cv, rel=1e-12) == pytest.approx(100.0, rel=1e-9)
+    assert score.flag == "F"
+
+
+def test_a_mean_score_is_never_released_when_its_share_is_suppressed(wave):
+    """1 "strongly agree" and 11 "neither": the share (1 in 12) is too unreliable (F), while the mean
+    score's own CV is small; it is suppressed with its share."""
+    _agreeing(wave, ["strongly_agree"] + ["neither"] * 11)
+    estimation.compute_estimates(wave)
+    share, score = cell(wave, "contribution"), cell(wave, "contribution_score")
+    assert share.flag == "F"
+    assert score.cv < 16.5 and survey.release_flag(score.n, score.cv) == ""  # released on its own …
+    assert score.flag == "F"  # … but never beside a suppressed share
+
+
+def test_a_reliable_mean_score_is_released_with_its_rescaled_cv(wave):
+    _agreeing(wave, ["strongly_agree", "somewhat_agree", "neither", "somewhat_agree"] * 6)
+    estimation.compute_estimates(wave)
+    share, score = cell(wave, "contribution"), cell(wave, "contribution_score")
+    assert share.flag == "" and score.flag == ""
+    assert score.cv == pytest.approx(100 * score.se / (score.estimate - 1), rel=1e-12)
+
+
+# --- gender margins with Men+ and Women+ only -------------------------------------------------------
+
+
+def _gendered_wave(wave: Wave) -> None:
+    rng = np.random.default_rng(11)
+    genders = ["woman", "man", "non_binary", "woman", "man", "another", "woman", "man", "non_binary", "man"]
+    for i in range(40):
+        add_response(
+            wave,
+            {"css_belonging": ["very_strong", "somewhat_weak"][i % 2], "gender": genders[i % 10], "province": "ON"},
+            weight=float(rng.uniform(0.5, 3.0)),
+        )
+
+
+def test_genders_without_a_census_margin_are_raked_as_not_answered(wave):
+    """Census margins for Men+ and Women+ only: non-binary people and another gender are raked like the
+    respondents who did not answer gender (they keep their weighted share), not refused."""
+    _gendered_wave(wave)
+    _margins(wave, [("gender", "woman", 520.0), ("gender", "man", 480.0)])
+    arrays = estimation.wave_arrays(wave)
+    unmatched = np.isin(arrays.raking["gender"], ["non_binary", "another"])
+    share = arrays.weights[unmatched].sum() / arrays.weights.sum()
+    computation = estimation.compute_estimates(wave)
+    rake = computation["rake"]
+    assert rake["converged"] is True
+    assert rake["without_margin"] == {"gender": {"another": 4, "non_binary": 8}}
+    assert rake["missing"] == {"gender": 12}
+    weights = estimation.prepare(wave).design.weights
+    totals = _totals(weights, np.where(unmatched, "", arrays.raking["gender"]))
+    assert totals == pytest.approx({"": 1000 * share, "woman": 520 * (1 - share), "man": 480 * (1 - share)}, rel=1e-9)
+    # Their answers still count in every estimate, and in their own community.
+    assert cell(wave, "css_belonging").n == 40
+    assert cell(wave, "css_belonging", "community:gender_diverse").n == 12
+    check = estimation.margins_check(wave)
+    gender = next(v for v in check["variables"] if v["variable"] == "gender")
+    assert gender["lacking"] == [] and check["complete"]
+    assert gender["without_margin"] == ["non_binary", "another"] and gender["without_margin_respondents"] == 12
+
+
+def test_other_categories_without_a_margin_still_stop_raking(wave):
+    """The exception is for non-binary and another gender only: women without a margin, or a province
+    without one, still stop the computation."""
+    _gendered_wave(wave)
+    _margins(wave, [("gender", "man", 480.0)])
+    with pytest.raises(estimation.ComputationError) as failed:
+        estimation.compute_estimates(wave)
+    assert failed.value.params == {"missing": {"gender": ["woman"]}}
+    Margin.objects.filter(wave=wave).delete()
+    add_response(wave, {"css_belonging": "very_strong", "gender": "woman", "province": "QC"})
+    _margins(wave, [("province", "ON", 600.0), ("gender", "woman", 520.0), ("gender", "man", 480.0)])
+    with pytest.raises(estimation.ComputationError) as failed:
+        estimation.compute_estimates(wave)
+    assert failed.value.params == {"missing": {"province": ["QC"]}}
+
+
+def test_a_non_binary_margin_when_given_is_used(wave):
+    _gendered_wave(wave)
+    _margins(
+        wave,
+        [
+            ("gender", "woman", 500.0),
+            ("gender", "man", 470.0),
+            ("gender", "non_binary", 20.0),
+            ("gender", "another", 10.0),
+        ],
+    )
+    computation = estimation.compute_estimates(wave)
+    assert computation["rake"]["without_margin"] == {} and computation["rake"]["missing"] == {"gender": 0}
+    prepared = estimation.prepare(wave)
+    assert _totals(prepared.design.weights, prepared.arrays.raking["gender"]) == pytest.approx(
+        {"woman": 500.0, "man": 470.0, "non_binary": 20.0, "another": 10.0}, rel=1e-9
+    )
+
+
+# --- the margins page counts in the database --------------------------------------------------------
+
+
+def test_the_margins_check_counts_categories_with_one_query_whatever_the_size(wave):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _margins(wave, [("gender", "woman", 50.0), ("gender", "man", 50.0)])
+    add_response(wave, {"gender": "woman", "province": "ON", "age_band": "18_24"})
+    add_response(wave, {"gender": "prefer_not", "province": "prefer_not"})
+    add_response(wave, {"gender": ["woman"], "age_band": None})  # never written so, counted as no answer
+    add_response(wave, {"gender": "man"}, submitted=False)  # in progress: not counted
+    with CaptureQueriesContext(connection) as few:
+        small = estimation.margins_check(wave)
+    for i in range(60):
+        add_response(wave, {"gender": ["woman", "man", "non_binary"][i % 3], "province": "QC", "age_band": "35_44"})
+    with CaptureQueriesContext(connection) as many:
+        large = estimation.margins_check(wave)
+    assert len(few) == len(many) == 2  # the margins, and one grouped count
+
+    def by_code(check, variable):
+        found = next(v for v in check["variables"] if v["variable"] == variable)
+        return {c["code"]: c["respondents"] for c in found["categories"] if c["respondents"]}, found["missing"]
+
+    assert by_code(small, "gender") == ({"woman": 1}, 2)
+    assert by_code(small, "province") == ({"ON": 1}, 2)
+    assert by_code(small, "age_band") == ({"18_24": 1}, 2)
+    assert by_code(large, "gender") == ({"woman": 21, "man": 20, "non_binary": 20}, 2)
+    assert by_code(large, "province") == ({"ON": 1, "QC": 60}, 2)
+    # The same counts as the computation reads.
+    arrays = estimation.wave_arrays(wave)
+    assert (arrays.raking["gender"] == "").sum() == 2 and (arrays.raking["gender"] == "man").sum() == 20
+
+
+# --- computing a published wave again ---------------------------------------------------------------
+
+
+def _converging(wave: Wave) -> None:
+    _margins(
+        wave,
+        [("province", "ON", 600.0), ("province", "QC", 400.0), ("gender", "woman", 510.0), ("gender", "man", 490.0)],
+    )
+
+
+def test_recomputing_a_published_wave_never_publishes_results_publishing_would_refuse(
+    wave, organizer_client, run_tasks
+):
+    """The review's scenario: a published wave gets margins whose totals differ (1,000 and 5,000), then is
+    computed again; raking does not converge. The public rows stay those of the previous computation,
+    the wave stays published, and the compute page says why."""
+    _raking_wave(wave)
+    _converging(wave)
+    assert estimation.publish(wave) == "queued"
+    run_tasks()
+    wave.refresh_from_db()
+    assert wave.is_published
+    def public_rows() -> list:
+        return sorted(Estimate.objects.filter(wave=wave).values_list("indicator", "domain", "estimate", "se", "flag"))
+
+    before = public_rows()
+    good = dict(wave.computation)
+    Margin.objects.filter(wave=wave, variable="gender").update(population=2500.0)
+    assert estimation.run_computation(wave.pk) == "withheld"
+    wave.refresh_from_db()
+    assert wave.is_published
+    assert public_rows() == before
+    assert wave.computation["rake"] == good["rake"] and wave.computation["rake"]["converged"] is True
+    assert wave.computation["withheld"]["rake"]["converged"] is False
+    assert "did not converge" in estimation.withheld(wave)["refusal"]
+    page = organizer_client.get(f"/en/survey/manage/waves/{wave.pk}/compute/").content.decode()
+    assert "The last computation was not applied." in page and "did not converge" in page
+    assert "Converged in" in page  # the computation that stands
+    # Through the button (a task), the same.
+    organizer_client.post(f"/en/survey/manage/waves/{wave.pk}/compute/")
+    run_tasks()
+    wave.refresh_from_db()
+    assert wave.is_published and wave.computation["rake"]["converged"] is True
+    # Withdrawn, the next computation is written (organizers see it; the public does not).
+    estimation.unpublish(wave)
+    wave.refresh_from_db()
+    assert "withheld" not in wave.computation
+    assert estimation.compute_estimates(wave)["outcome"] == "saved"
+    wave.refresh_from_db()
+    assert wave.computation["rake"]["converged"] is False and not wave.is_published
+    with pytest.raises(ValidationError):
+        estimation.publish(wave)
+
+
+def test_recomputing_a_published_wave_with_fit_results_replaces_them(wave):
+    _raking_wave(wave)
+    _converging(wave)
+    estimation.compute_estimates(wave)
+    assert estimation.publish(wave) == "published"
+    add_response(wave, {"css_belonging": "very_weak", "province": "ON", "gender": "man"})
+    assert estimation.run_computation(wave.pk) == "done"
+    wave.refresh_from_db()
+    assert wave.is_published and cell(wave, "css_belonging").n == 41 and not estimation.is_stale(wave)
+
+
+# --- computations at once ---------------------------------------------------------------------------
+
+
+def test_a_computation_overtaken_by_a_newer_one_is_discarded(wave):
+    """A starts, reads; meanwhile a response arrives and B computes and writes. A must not replace B's
+    current results with its older ones."""
+    add_people(wave)
+    newer: dict = {}
+
+    def meanwhile(fraction: float, stage: str) -> None:
+        if stage == "estimating" and not newer:
+            add_response(wave, {"css_belonging": "very_weak"})
+            newer.update(estimation.compute_estimates(Wave.objects.get(pk=wave.pk)))
+
+    estimation.request_computation(wave)  # A's request: B's results answer it, so it is no longer pending
+    result = estimation.compute_estimates(wave, on_progress=meanwhile)
+    assert newer["outcome"] == "saved" and result["outcome"] == "discarded"
+    assert estimation.pending(Wave.objects.get(pk=wave.pk)) is None
+    assert result["n"] == 12 and newer["n"] == 13
+    wave.refresh_from_db()
+    assert wave.computation["n"] == 13 and cell(wave, "css_belonging").n == 13
+    assert not estimation.is_stale(wave)
+
+
+def test_a_request_made_while_a_computation_runs_stays_pending_until_its_own_task(wave, run_tasks):
+    add_people(wave)
+    estimation.request_computation(wave)  # answered by the computation below
+    asked: list = []
+
+    def meanwhile(fraction: float, stage: str) -> None:
+        if stage == "estimating" and not asked:
+            add_response(wave, {"css_belonging": "very_weak"})
+            estimation.request_computation(Wave.objects.get(pk=wave.pk), publish=True)  # after the read began
+            asked.append(True)
+
+    assert estimation.compute_estimates(wave, on_progress=meanwhile)["outcome"] == "saved"
+    wave.refresh_from_db()
+    assert wave.computation["n"] == 12 and estimation.pending(wave)["publish"] is True
+    run_tasks()  # both queued tasks run: the later request is answered, and publishes
+    wave.refresh_from_db()
+    assert estimation.pending(wave) is None and wave.is_published and wave.computation["n"] == 13
+
+
+def test_an_older_stale_computation_does_not_replace_a_newer_stale_one(wave):
+    """Neither is current (responses keep arriving): the one read last stands."""
+    add_people(wave)
+    newer: dict = {}
+
+    def meanwhile(fraction: float, stage: str) -> None:
+        if stage == "estimating" and not newer:
+            add_response(wave, {"css_belonging": "very_weak"})
+            newer.update(estimation.compute_estimates(Wave.objects.get(pk=wave.pk)))
+            add_response(wave, {"css_belonging": "very_strong"})
+
+    assert estimation.compute_estimates(wave, on_progress=meanwhile)["outcome"] == "discarded"
+    wave.refresh_from_db()
+    assert wave.computation["n"] == 13 and estimation.is_stale(wave)
+    # A computation that is simply late (nothing newer stored) is written, and shown as stale.
+    add_response(wave, {"css_belonging": "very_strong"})
+
+    def later(fraction: float, stage: str) -> None:
+        if stage == "estimating":
+            add_response(wave, {"css_belonging": "somewhat_weak"})
+
+    assert estimation.compute_estimates(wave, on_progress=later)["outcome"] == "saved"
+    wave.refresh_from_db()
+    assert wave.computation["n"] == 15 and estimation.is_stale(wave)
+
+
+def test_a_failure_never_overwrites_current_results(wave, monkeypatch):
+    add_people(wave)
+    estimation.compute_estimates(wave)
+    estimation.request_computation(wave)  # the button pressed again: a task is queued …
+    monkeypatch.setattr(estimation, "prepare", lambda wave: 1 / 0)  # … and fails (a worker ran out of memory)
+    assert estimation.run_computation(wave.pk) == "failed"
+    wave.refresh_from_db()
+    assert "failed" not in wave.computation and estimation.publish_refusal(wave.computation) is None
+    assert estimation.pending(wave) is None  # not "under way" forever
+    monkeypatch.undo()
+    add_response(wave, {"css_belonging": "very_weak"})  # now the stored results are stale: it is recorded
+    estimation.record_failure(wave, estimation.ComputationError("unexpected"))
+    wave.refresh_from_db()
+    assert wave.computation["failed"]["code"] == "unexpected"
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_an_unexpected_error_is_told_in_the_organizers_language_without_its_text(
+    wave, organizer_client, monkeypatch, lang
+):
+    add_people(wave)
+
+    def broken(wave):
+        raise RuntimeError('duplicate key value violates unique constraint "one_estimate_per_cell"')
+
+    monkeypatch.setattr(estimation, "prepare", broken)
+    assert estimation.run_computation(wave.pk) == "failed"
+    wave.refresh_from_db()
+    assert wave.computation["failed"] == {"code": "unexpected", "params": {}, "at": wave.computation["failed"]["at"]}
+    with translation.override(lang):  # the page activates its language: restore ours afterwards
+        page = organizer_client.get(f"/{lang}/survey/manage/waves/{wave.pk}/compute/").content.decode()
+        expected = estimation.error_message({"code": "unexpected"})
+    assert "duplicate key" not in page and "RuntimeError" not in page
+    assert escape(expected) in page
+
+
+def test_engine_refusals_are_not_shown_in_english_to_organizers(wave, monkeypatch):
+    add_people(wave)
+
+    def refuse(design, values, domains):
+        raise ValueError("values must not be infinite (use NaN for a missing answer)")
+
+    monkeypatch.setattr(survey, "estimate_table", refuse)
+    with pytest.raises(estimation.ComputationError):
+        estimation.compute_estimates(wave)
+    wave.refresh_from_db()
+    message = estimation.error_message(wave.computation["failed"])
+    assert "infinite" not in message and "administrators" in message
+
+
+def test_a_single_replicate_weight_is_reported_in_words(make_wave):
+    from tests.measure.test_taking import import_rows
+
+    wave = make_wave(slug="one-replicate")
+    import_rows(wave, 12, 1)  # imported before the import refused a single column
+    with pytest.raises(estimation.ComputationError) as failed:
+        estimation.compute_estimates(wave)
+    assert failed.value.code == "few_replicates"
+    assert "at least 2" in estimation.error_message(failed.value.as_json())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_computations_at_once_on_postgresql(campaign):
+    """The review's race (PostgreSQL, two workers): without the row lock the second DELETE missed the
+    first one's rows (IntegrityError), and the loser's failure replaced the winner's results."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "a real race needs PostgreSQL's row locks (run by .ci/run with DATABASE_URL); SQLite serializes writers"
+        )
+    from tests.measure.conftest import create_wave
+
+    wave = create_wave(campaign, slug="race")
+    for i in range(400):
+        answers = {"css_belonging": ["very_strong", "somewhat_weak"][i % 2], "province": ["ON", "QC"][i % 3 == 0]}
+        add_response(wave, answers)
+    estimation.compute_estimates(wave)
+    for _attempt in range(5):
+        results: list[str] = []
+        barrier = threading.Barrier(2)
+
+        def run() -> None:
+            try:
+                barrier.wait()
+                results.append(estimation.run_computation(wave.pk, True))
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wave.refresh_from_db()
+        assert sorted(results) == ["published", "published"]
+        assert "failed" not in wave.computation and wave.is_published
+        assert Estimate.objects.filter(wave=wave).count() == wave.computation["estimates"]

@@ -554,3 +554,124 @@ def test_the_command_lists_bad_rows_and_imports_nothing(wave, tmp_path):
     lines = [line.strip() for line in err.getvalue().splitlines() if line.strip().startswith("Line ")]
     assert [line.split(":")[0] for line in lines] == ["Line 6", "Line 12", "Line 21", "Line 32"]
     assert Response.objects.count() == 0
+
+
+# --- replicate columns: at least two, numbered 1…n ---------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["BSW1", "BSW", ["BSW1"]])
+def test_a_single_replicate_weight_column_is_refused(wave, spec):
+    """A bootstrap variance needs at least 2 replicates: the import says so, instead of every later
+    computation failing."""
+    content = b"css_belonging,w,BSW1\nvery_strong,1,1\nvery_weak,2,2\n"
+    with pytest.raises(imports.ImportRefused) as refused:
+        imports.import_csv(wave, content, None, "w", spec)
+    assert "at least 2 columns; only BSW1 was found" in refused.value.messages[0]
+    with translation.override("fr"):
+        with pytest.raises(imports.ImportRefused):
+            imports.check_csv(wave, content, None, "w", spec)
+    assert Response.objects.count() == 0 and ImportBatch.objects.count() == 0
+
+
+@pytest.mark.parametrize("last", ["BSW10000000", "BSW20240101", "BSW" + "9" * 5000])
+def test_a_huge_replicate_number_is_a_gap_not_a_range_to_build(wave, last):
+    """The review's probe: BSW1 and BSW10000000 took seconds and memory growing with the number (a
+    date-like suffix about 1 GB); a 5,000-digit suffix cannot even be read as an int. Now it is a
+    gap, found by walking the columns found."""
+    header = ["css_belonging", "BSW1", "BSW2", last]
+    with pytest.raises(imports.ImportRefused) as refused:
+        imports.replicate_columns(header, "BSW")
+    message = refused.value.messages[0]
+    assert "BSW3" in message and len(message) < 600
+    found = imports.preview(",".join(header).encode() + b"\nvery_strong,1,1,1\n")
+    assert (found.replicate_prefix, found.replicate_count) == ("BSW", 2)
+
+
+def test_repeated_and_missing_replicate_numbers_are_named(wave):
+    with pytest.raises(imports.ImportRefused) as refused:
+        imports.replicate_columns(["BSW1", "BSW01", "BSW2", "BSW4"], "BSW")
+    assert "check BSW01, BSW3." in refused.value.messages[0]
+    with pytest.raises(imports.ImportRefused) as refused:
+        imports.replicate_columns(["BSW2", "BSW3"], "BSW")
+    assert "check BSW1." in refused.value.messages[0]
+    assert imports.replicate_columns(["BSW2", "BSW1", "x"], "bsw") == ["BSW1", "BSW2"]
+
+
+# --- margins: exactly the header's cells ------------------------------------------------------------
+
+
+def test_a_margins_line_with_more_cells_than_the_header_is_refused_by_line(wave):
+    """The review's probe: ``province,ON,15,996,989`` was saved as Ontario = 15."""
+    Margin.objects.create(wave=wave, variable="gender", category="man", population=5)
+    content = b"variable,category,population\nprovince,QC,8874683\nprovince,ON,15,996,989\nprovince,BC,5000879,\n"
+    with pytest.raises(imports.ImportRefused) as refused:
+        imports.replace_margins(wave, content)
+    [problem] = refused.value.problems
+    assert problem.line == 3
+    assert problem.reasons[0] == "it has 5 values but the header has 3 columns"
+    assert "thousands separators" in problem.reasons[1]
+    assert list(Margin.objects.filter(wave=wave).values_list("category", flat=True)) == ["man"]
+    # A trailing delimiter (empty cells) is fine, as for responses.
+    imports.replace_margins(wave, b"variable,category,population\nprovince,ON,15996989,\nprovince,QC,8874683,,\n")
+    assert dict(Margin.objects.filter(wave=wave).values_list("category", "population")) == {
+        "ON": 15996989.0,
+        "QC": 8874683.0,
+    }
+
+
+def test_a_margins_line_with_fewer_cells_is_refused(wave):
+    with pytest.raises(imports.ImportRefused) as refused:
+        imports.parse_margins(b"variable,category,population\nprovince,ON\n")
+    assert refused.value.problems[0].line == 2
+    assert "2 values but the header has 3 columns" in refused.value.problems[0].reasons[0]
+
+
+# --- large files through the web page ---------------------------------------------------------------
+
+
+def _rows_file(count: int) -> bytes:
+    return b"css_belonging\n" + b"very_strong\n" * count
+
+
+def test_the_web_page_refuses_files_over_its_row_limit_and_gives_the_command(wave, organizer_client):
+    assert imports.WEB_MAX_ROWS == 20_000
+    path = _paths(wave)[0]
+    for action in ("check", "import"):
+        response = organizer_client.post(path, {"file": upload(_rows_file(20_001), "big.csv"), "action": action})
+        assert response.status_code == 400
+        [message] = response.context["refusal"].messages
+        assert "more than 20,000 rows" in message and "nothing was imported" in message
+        assert "python manage.py import_survey strategy-for-belonging baseline big.csv --check" in message
+    assert Response.objects.count() == 0 and ImportBatch.objects.count() == 0
+    # The limit itself is fine.
+    response = organizer_client.post(path, {"file": upload(_rows_file(20_000), "ok.csv"), "action": "import"})
+    assert response.status_code == 302 and Response.objects.filter(wave=wave).count() == 20_000
+
+
+def test_the_command_the_page_gives_imports_the_same_file(wave, organizer_client, monkeypatch, tmp_path):
+    """The command in the refusal carries the organizer's weight, replicate and column choices: run as
+    given (with the file's path), it checks, then imports, the file."""
+    import shlex
+
+    monkeypatch.setattr(imports, "WEB_MAX_ROWS", 10)
+    response = organizer_client.post(
+        _paths(wave)[0], {**_form_data(action="import"), "file": upload(CCHS.read_bytes(), "cchs_like.csv")}
+    )
+    assert response.status_code == 400 and Response.objects.count() == 0
+    message = response.context["refusal"].messages[0]
+    command = message[message.index("python manage.py import_survey") :]
+    words = shlex.split(command)
+    assert words[:6] == ["python", "manage.py", "import_survey", wave.campaign.slug, wave.slug, "cchs_like.csv"]
+    assert words[-1] == "--check"
+    out = io.StringIO()
+    call_command(*words[2:5], str(CCHS), *words[6:], stdout=out)
+    assert "All 40 rows can be imported (20 replicate weights)." in out.getvalue()
+    call_command(*words[2:5], str(CCHS), *words[6:-1], stdout=out)
+    header, rows = read_rows()
+    assert [r.answers for r in Response.objects.order_by("pk")] == [expected_answers(header, row) for row in rows]
+
+
+def test_the_import_page_states_the_limit_and_the_command(wave, organizer_client):
+    page = organizer_client.get(_paths(wave)[0]).content.decode()
+    assert "files of up to 20,000 rows" in page
+    assert "python manage.py import_survey strategy-for-belonging baseline FILE.csv" in page

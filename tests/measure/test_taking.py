@@ -5,13 +5,15 @@ French, resuming on another device, validation that keeps what was chosen, close
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import threading
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
+from unittest import mock
 
 import pytest
-from django.db import connection, models
+from django.db import IntegrityError, connection, models
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
@@ -19,7 +21,7 @@ from django.utils.html import escape
 from django.utils.translation import gettext
 
 from belonging.measure import services
-from belonging.measure.models import Invitation, Response, Wave
+from belonging.measure.models import ImportBatch, Invitation, Response, Wave
 from tests.measure.conftest import SLUG, add_response, create_wave
 
 pytestmark = pytest.mark.django_db
@@ -214,6 +216,46 @@ def test_a_start_form_sent_twice_starts_one_response(client, wave):
     assert first.cookies[f"survey{wave.pk}"].value == again.cookies[f"survey{wave.pk}"].value
 
 
+def test_one_form_key_sent_to_two_waves_starts_a_response_in_each(client, wave, make_wave):
+    """The key comes from the client: the same key on another wave's start page gives another token
+    (the wave is part of it), so it starts a response there instead of clashing (it was a 500)."""
+    other = make_wave(slug="follow-up", kind=Wave.Kind.FOLLOW_UP)
+    key = str(uuid.uuid4())
+    first = client.post(url("en", wave), {"request_key": key})
+    second = client.post(url("en", other), {"request_key": key})
+    assert first.status_code == second.status_code == 302
+    assert second["Location"] == page_url("en", other, 1)
+    mine, theirs = only_response(wave), only_response(other)
+    assert mine.token_hash != theirs.token_hash
+    assert first.cookies[f"survey{wave.pk}"].value != second.cookies[f"survey{other.pk}"].value
+    # Sent again to each wave: still one response in each.
+    assert Client().post(url("en", other), {"request_key": key}).status_code == 302
+    assert Response.objects.filter(wave=other).count() == 1 and Response.objects.count() == 2
+
+
+def test_a_token_already_taken_by_another_wave_starts_with_a_random_token(client, wave, make_wave):
+    """Should a form's token ever clash with another wave's response, the start still succeeds, with a
+    random token, and the other response is untouched."""
+    other = make_wave(slug="follow-up", kind=Wave.Kind.FOLLOW_UP)
+    taken, taken_token = services.start_response(other, language="en")
+    with mock.patch.object(services, "_token_for_key", return_value=taken_token):
+        started = client.post(url("en", wave), {"request_key": str(uuid.uuid4())})
+        response, token = services.start_response(wave, language="fr", request_key=uuid.uuid4())
+    assert started.status_code == 302 and started["Location"] == page_url("en", wave, 1)
+    assert token != taken_token and response.wave == wave and response.language == "fr"
+    assert Response.objects.filter(wave=wave).count() == 2
+    assert services.find_response(other, taken_token) == taken
+    assert services.find_response(wave, taken_token) is None
+    # The device's cookie holds the new token, which finds its response.
+    assert client.get(page_url("en", wave, 1)).status_code == 200
+
+
+def test_an_integrity_error_that_is_not_a_clash_of_tokens_is_not_hidden(wave):
+    with mock.patch.object(services, "_create_response", side_effect=IntegrityError("disk")):
+        with pytest.raises(IntegrityError):
+            services.start_response(wave, language="en")
+
+
 # --- validation -------------------------------------------------------------------------------------
 
 
@@ -278,9 +320,9 @@ def test_an_invitation_code_starts_one_response_once(client, invited_wave):
     assert started.status_code == 302 and started["Location"] == page_url("en", invited_wave, 1)
     response = only_response(invited_wave)
     assert response.status == "in_progress"
-    invitation = Invitation.objects.get(code_hash=services.hash_code(code))
-    assert invitation.used_on == timezone.localdate()
-    assert not Invitation.objects.get(code_hash=services.hash_code(other)).used_on
+    invitation = Invitation.objects.get(code_hash=services.invitation_hash(code))
+    assert invitation.used is True
+    assert Invitation.objects.get(code_hash=services.invitation_hash(other)).used is False
 
     # Someone else with the same code: refused, nothing started.
     stranger = Client()
@@ -313,21 +355,74 @@ def test_a_code_of_another_wave_is_unknown(client, invited_wave, make_wave):
     with pytest.raises(services.SurveyError) as refused:
         services.start_response(invited_wave, invitation_code=code, language="en")
     assert refused.value.reason == "unknown_code"
-    assert Invitation.objects.get().used_on is None
+    assert Invitation.objects.get().used is False
 
 
 def test_the_code_is_claimed_by_one_conditional_update(invited_wave):
-    """The claim is a single UPDATE … WHERE used_on IS NULL: whichever request's UPDATE runs second
+    """The claim is a single UPDATE … SET used = true WHERE NOT used: whichever request's UPDATE runs second
     matches no row, however the two requests interleave, so a code never starts two responses."""
     [code] = services.generate_invitations(invited_wave, 1)
     with CaptureQueriesContext(connection) as queries:
         services.start_response(invited_wave, invitation_code=code, language="en")
     updates = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("UPDATE")]
-    assert len(updates) == 1 and "used_on" in updates[0] and "IS NULL" in updates[0].upper()
+    assert len(updates) == 1 and '"used"' in updates[0] and "NOT" in updates[0].upper()
     with pytest.raises(services.SurveyError) as refused:
         services.start_response(invited_wave, invitation_code=code, language="fr")
     assert refused.value.reason == "used_code"
     assert Response.objects.count() == 1
+
+
+def test_the_day_a_code_was_used_cannot_be_matched_to_the_day_a_response_started(invited_wave):
+    """The review's scenario: the organizer keeps who received which code; codes are used on different
+    days. Nothing stored on the invitations differs between the codes but the hash and the flag, so
+    no date can be joined with a response's ``started_on``."""
+    codes = services.generate_invitations(invited_wave, 4)
+    mailing = dict(zip(["alice", "bob", "carol", "dan"], codes))
+    for day, person in [(3, "alice"), (5, "bob"), (9, "carol")]:
+        with mock.patch("belonging.measure.services.timezone.localdate", return_value=date(2026, 5, day)):
+            services.start_response(invited_wave, invitation_code=mailing[person], language="en")
+    assert sorted(Response.objects.values_list("started_on", flat=True)) == [
+        date(2026, 5, 3), date(2026, 5, 5), date(2026, 5, 9)
+    ]  # fmt: skip
+    rows = list(Invitation.objects.order_by("pk").values())
+    assert {(row["used"]) for row in rows} == {True, False}
+    for row in rows:
+        assert set(row) == {"id", "wave_id", "code_hash", "used", "created_at"}
+    assert len({row["created_at"] for row in rows}) == 1  # one time for the batch: when it was made
+    # The rows are in the order of their keyed hashes, not the order of the codes handed out.
+    assert [row["code_hash"] for row in rows] == sorted(row["code_hash"] for row in rows)
+
+
+def test_a_leaked_code_list_does_not_match_the_stored_hashes_without_the_key(invited_wave, settings):
+    [code] = services.generate_invitations(invited_wave, 1)
+    stored = Invitation.objects.get().code_hash
+    canonical = services.normalize_code(code).encode()
+    assert stored != hashlib.sha256(canonical).hexdigest()
+    keyed = hmac.new(settings.SECRET_KEY.encode(), b"measure-invitation:" + canonical, hashlib.sha256)
+    assert stored == keyed.hexdigest()
+    # Another secret: another hash, so the code is not found under it...
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY = "another-secret-of-at-least-thirty-two-characters"
+    assert services.invitation_hash(code) != stored
+    with pytest.raises(services.SurveyError) as refused:
+        services.start_response(invited_wave, invitation_code=code, language="en")
+    assert refused.value.reason == "unknown_code"
+    # ...unless the old secret is being rotated out (a fallback).
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    services.start_response(invited_wave, invitation_code=code, language="en")
+    assert Invitation.objects.get().used is True
+
+
+def test_a_code_made_before_codes_were_keyed_still_starts_the_survey(invited_wave):
+    """Codes made before migration 0002 keep their plain SHA-256 hash (the codes are not kept, so it
+    cannot be recomputed): a lookup tries it too."""
+    code = "ABCD-EFGH-JK"
+    Invitation.objects.create(wave=invited_wave, code_hash=hashlib.sha256(b"ABCDEFGHJK").hexdigest())
+    response, _token = services.start_response(invited_wave, invitation_code=code.lower(), language="en")
+    assert response.wave == invited_wave and Invitation.objects.get().used is True
+    with pytest.raises(services.SurveyError) as refused:
+        services.start_response(invited_wave, invitation_code=code, language="en")
+    assert refused.value.reason == "used_code"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -360,6 +455,65 @@ def test_two_people_racing_with_one_code_start_one_response(campaign):
     assert errors == []
     assert len(started) == 1 and refused == ["used_code"] * 5
     assert Response.objects.filter(wave=wave).count() == 1
+
+
+# --- a wave with imported replicate weights --------------------------------------------------------
+
+
+def import_rows(wave: Wave, rows: int, replicates: int) -> ImportBatch:
+    """Imported responses written straight to the database, as the import writes them."""
+    batch = ImportBatch.objects.create(wave=wave, filename="css.csv", rows=rows, replicates=replicates)
+    weights = b"\x00\x00\x00\x00\x00\x00\xf0\x3f" * replicates or None  # 1.0, little-endian float64
+    for _ in range(rows):
+        Response.objects.create(
+            wave=wave, source=Response.Source.IMPORTED, batch=batch, status=Response.Status.SUBMITTED,
+            answers={"css_belonging": "very_strong"}, replicate_weights=weights,
+            started_on=date(2025, 1, 1), submitted_on=date(2025, 1, 1),
+        )  # fmt: skip
+    return batch
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_wave_with_imported_replicate_weights_cannot_be_answered_here(client, wave, lang):
+    """The review's scenario: an open wave gets a file with BSW1–3, then a visitor starts and submits:
+    every later computation failed (designs are never mixed). Starting is refused, in the visitor's
+    language, and nothing is stored."""
+    import_rows(wave, 30, 3)
+    message = (
+        "This survey cannot be answered on this site: its results come from responses collected by another survey."
+    )
+    shown = client.get(url(lang, wave))
+    html = shown.content.decode()
+    assert shown.status_code == 200 and f'<html lang="{lang}">' in html
+    expected = message if lang == "en" else in_french(message)
+    assert 'id="survey-import-only"' in html and escape(expected) in html
+    assert 'class="survey-start"' not in html  # no start button
+    posted = client.post(url(lang, wave), {"request_key": str(uuid.uuid4())})
+    assert posted.status_code == 200 and escape(expected) in posted.content.decode()
+    assert f"survey{wave.pk}" not in posted.cookies
+    with pytest.raises(services.SurveyError) as refused:
+        services.start_response(wave, language=lang, request_key=uuid.uuid4())
+    assert refused.value.reason == "import_only"
+    assert Response.objects.filter(source=Response.Source.COLLECTED).count() == 0
+
+
+def test_a_refusal_that_comes_after_the_page_was_shown_is_worded_for_the_visitor(client, invited_wave):
+    """Replicate weights imported between showing the page and sending it: the service refuses and the
+    page says why, above the form (the code is not the problem, and is not spent)."""
+    [code] = services.generate_invitations(invited_wave, 1)
+    with mock.patch.object(services, "import_only", side_effect=[False, True]):
+        refused = start(client, "en", invited_wave, code=code)
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert "This survey cannot be answered on this site" in html
+    assert Invitation.objects.get().used is False and not Response.objects.exists()
+
+
+def test_imports_without_replicate_weights_leave_the_wave_open_to_answers(client, wave):
+    import_rows(wave, 5, 0)
+    assert 'class="survey-start"' in client.get(url("en", wave)).content.decode()
+    assert start(client, "en", wave).status_code == 302
+    assert Response.objects.filter(source=Response.Source.COLLECTED).count() == 1
 
 
 # --- dates ------------------------------------------------------------------------------------------
@@ -453,7 +607,7 @@ def test_guessing_codes_is_limited(client, invited_wave, settings):
         start(client, "en", invited_wave, code=guess)
     refused = start(client, "en", invited_wave, code=code)
     assert refused.status_code == 429
-    assert Invitation.objects.get().used_on is None  # the right code was not spent on a refusal
+    assert Invitation.objects.get().used is False  # the right code was not spent on a refusal
     assert start(Client(REMOTE_ADDR="198.51.100.9"), "en", invited_wave, code=code).status_code == 302
 
 
@@ -502,7 +656,12 @@ def test_nothing_identifying_is_stored_with_the_answers(organizer, invited_wave)
             assert field.name in ("wave", "batch"), field.name
     assert not any(f.is_relation and f.related_model is Response for f in Invitation._meta.get_fields())
     invitation = Invitation.objects.get()
-    assert invitation.used_on == timezone.localdate()
+    assert invitation.used is True
+    # The invitation keeps no date or time of use: only a flag, and when its batch was made.
+    assert not any(
+        isinstance(f, models.DateField | models.DateTimeField) and f.name != "created_at"
+        for f in Invitation._meta.concrete_fields
+    )
 
     # The row: its values hold nothing of the person, their connection, the code or the token.
     row = repr(Response.objects.filter(pk=response.pk).values().get())

@@ -1,6 +1,7 @@
 """Import survey responses from a CSV file into a wave (big public microdata files belong here rather
-than in a browser upload), with a progress count; everything is checked first and nothing is imported
-if a row is bad.
+than in a browser upload: the web page refuses files over ``imports.WEB_MAX_ROWS`` rows and gives this
+command, with the organizer's options), with a progress count; everything is checked first and
+nothing is imported if a row is bad.
 
     manage.py import_survey strategy-for-belonging cchs-2024 cchs.csv --weight WTS_M --replicates BSW \\
         --map css_belonging=PSC_Q1 --values css_belonging='1=very_strong;2=somewhat_strong;3=somewhat_weak;4=very_weak;7=prefer_not;8=;9=' \\
