@@ -504,19 +504,117 @@ def test_estimate_table_equals_mean_per_cell(sample, k, d, seed):
                 assert same(cell.weighted_n, one.weighted_n) and cell.flag == one.flag
 
 
-def test_estimate_table_uses_domain_patterns_and_direct_sums_alike(monkeypatch):
-    rng = np.random.default_rng(3)
-    n = 500
+def dense_replicate_table(weights, replicates, values, domains, centre, scale=None):
+    """(estimate, se, weighted_n, n), each (k, d), by the definitions: every replicate column times every cell."""
+    reps = np.asarray(replicates, dtype=np.float64)
+    valid = ~np.isnan(values)
+    y = np.where(valid, values, 0.0)
+    n_replicates = reps.shape[1]
+    scale = 1.0 / (n_replicates - 1) if scale is None else scale
+    k, d = values.shape[1], domains.shape[1]
+    estimate, se, weighted, counts = (np.empty((k, d)) for _ in range(4))
+    for j in range(k):
+        for c in range(d):
+            cell = domains[:, c] & valid[:, j]
+            counts[j, c] = cell.sum()
+            weighted[j, c] = weights[cell].sum()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                estimate[j, c] = (weights[cell] * y[cell, j]).sum() / weighted[j, c]
+                theta_b = (y[cell, j] @ reps[cell]) / reps[cell].sum(axis=0)
+            defined = theta_b[np.isfinite(theta_b)]
+            if defined.size == 0:
+                se[j, c] = math.nan
+                continue
+            centre_value = defined.mean() if centre == "replicate_mean" else estimate[j, c]
+            se[j, c] = math.sqrt(scale * ((defined - centre_value) ** 2).sum())
+    estimate[counts == 0] = se[counts == 0] = math.nan
+    return estimate, se, weighted, counts
+
+
+def table_arrays(table: list[list[Estimate]]) -> tuple[np.ndarray, ...]:
+    return tuple(
+        np.array([[getattr(cell, key) for cell in row] for row in table])
+        for key in ("estimate", "se", "weighted_n", "n")
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [7, 70])  # 70 domains: membership patterns wider than one 64-bit word
+@pytest.mark.parametrize("chunk_bytes", [None, 3000])  # 3,000 bytes: groups split over many chunks
+def test_estimate_table_equals_a_dense_computation(tmp_path, monkeypatch, dtype, d, chunk_bytes):
+    """Overlapping domains, an empty domain, missing answers, a replicate undefined in a small domain,
+    respondents in no domain, and the replicate matrix a read-only memory map."""
+    if chunk_bytes is not None:
+        monkeypatch.setattr(survey, "_CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(d)
+    n, n_replicates, k = 2000, 30, 3
+    weights = rng.uniform(0.5, 4, n)
+    weights[:20] = 0.0
+    replicates = weights[:, None] * rng.integers(0, 3, (n, n_replicates))
+    values = rng.normal(50, 10, (n, k))
+    values[rng.random((n, k)) < 0.1] = np.nan
+    values[:30] = np.nan  # no valid answer at all
+    group = rng.integers(0, 5, n)
+    domains = np.column_stack(
+        [np.ones(n, dtype=bool)]  # everyone, overlapping every other domain
+        + [group == g for g in range(5)]
+        + [(group == g) & (rng.random(n) < 0.5) for g in range(5)]  # nested in the groups
+        + [rng.random(n) < 0.4 for _ in range(d - 11)]
+    )[:, :d]
+    domains[:, 0] = rng.random(n) < 0.9  # some respondents in no domain
+    domains[:, -1] = False  # no one
+    domains[:, 1] = np.arange(n) < 40  # ten or so valid answers each, and a replicate with no weight there
+    replicates[:40, 3] = 0.0
+    path = tmp_path / "replicates.npy"
+    np.save(path, replicates.astype(dtype))
+    mapped = np.load(path, mmap_mode="r")
+    assert not mapped.flags.writeable
+    for centre in ("replicate_mean", "full_sample"):
+        table = estimate_table(ReplicateDesign(weights, mapped, centre), values, domains)
+        ours = table_arrays(table)
+        expected = dense_replicate_table(weights, mapped, values, domains, centre)
+        np.testing.assert_array_equal(ours[3], expected[3])
+        for got, want in zip(ours[:3], expected[:3]):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+        assert np.isnan(ours[0][:, -1]).all() and np.isnan(ours[1][:, -1]).all() and (ours[3][:, -1] == 0).all()
+        assert np.all(np.isfinite(ours[1][:, :-1]))  # the undefined replicate is left out, not propagated
+
+
+def test_raked_linearized_table_equals_the_residual_passes():
+    """The raking residuals, computed in the small space of the margins' categories, equal R's ten passes over z."""
+    rng = np.random.default_rng(8)
+    n = 600
     weights = rng.uniform(1, 3, n)
-    design = ReplicateDesign(weights, weights[:, None] * rng.integers(0, 3, (n, 40)), "replicate_mean")
-    values = rng.normal(size=(n, 3))
-    domains = np.column_stack([np.ones(n, dtype=bool)] + [rng.random(n) < 0.3 for _ in range(5)])
-    grouped = estimate_table(design, values, domains)
-    monkeypatch.setattr(survey, "_GROUP_TABLE_BYTES", 0)  # forces one sum per domain
-    direct = estimate_table(design, values, domains)
-    for row_a, row_b in zip(grouped, direct):
-        for a, b in zip(row_a, row_b):
-            assert same(a.estimate, b.estimate, 1e-12) and same(a.se, b.se, 1e-12)
+    weights[:4] = 0.0
+    strata = rng.integers(0, 6, n)
+    codes = [rng.integers(0, 4, n), rng.integers(0, 3, n), rng.integers(0, 2, n)]
+    margins = [Margin(c, dict(enumerate(1200.0 * np.bincount(c) / n))) for c in codes]  # one population total
+    raked, report = rake(LinearizedDesign(weights, strata=strata), margins)
+    assert report.converged
+    values = rng.normal(size=(n, 2))
+    values[rng.random((n, 2)) < 0.1] = np.nan
+    domains = np.column_stack([np.ones(n, dtype=bool), codes[0] == 1, rng.random(n) < 0.3, np.zeros(n, dtype=bool)])
+    table = estimate_table(raked, values, domains)
+    valid = ~np.isnan(values)
+    for j in range(2):
+        for c in range(domains.shape[1]):
+            a = raked.weights * valid[:, j] * domains[:, c]
+            if not a.any():
+                assert math.isnan(table[j][c].se)
+                continue
+            theta = (a * np.where(valid[:, j], values[:, j], 0.0)).sum() / a.sum()
+            z = a * (np.where(valid[:, j], values[:, j], theta) - theta) / a.sum()
+            for _ in range(survey.RAKING_RESIDUAL_PASSES):
+                for m, margin_codes in enumerate(raked.calibration):
+                    w_m = raked.calibration_weights[m]
+                    ratio = z / np.where(w_m > 0, w_m, 1.0)
+                    z = z - w_m * (np.bincount(margin_codes, ratio) / np.bincount(margin_codes))[margin_codes]
+            variance = 0.0
+            for h in range(6):
+                z_h = z[strata == h]
+                variance += z_h.size / (z_h.size - 1.0) * ((z_h - z_h.mean()) ** 2).sum()
+            assert table[j][c].estimate == pytest.approx(theta, rel=1e-12)
+            assert table[j][c].se == pytest.approx(math.sqrt(variance), rel=1e-9)
 
 
 @PROPERTY_SETTINGS
