@@ -8,6 +8,7 @@ from unittest import mock
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.utils import translation
 
 from belonging.accounts.roles import ORGANIZERS
 from belonging.pledges.models import Pledge
@@ -15,13 +16,17 @@ from belonging.pledges.models import Pledge
 
 @pytest.fixture(autouse=True)
 def _fresh_cache_and_fast_forms(settings):
-    """Each test starts with an empty cache; forms may be sent at once unless a test says otherwise."""
+    """Each test starts with an empty cache and in the default language (a request to a /fr/ page leaves
+    French active in the thread, which would otherwise leak into the next test); forms may be sent at once
+    unless a test says otherwise."""
+    translation.activate(settings.LANGUAGE_CODE)
     settings.PLEDGE_MIN_FILL_SECONDS = 0
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
     settings.SITE_URL = "http://testserver"
     cache.clear()
     yield
     cache.clear()
+    translation.deactivate()
 
 
 @pytest.fixture
