@@ -49,7 +49,6 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from belonging.core import identity
 from belonging.measure import instrument
 from belonging.measure.models import ImportBatch, Margin, Response, Wave
 
@@ -677,7 +676,7 @@ def _parse(plan: _Plan, cells: list[str]) -> _Row | list[str]:
 
 
 def _response(wave: Wave, batch: ImportBatch, row: _Row, today: Any, pages: int) -> Response:
-    _person, province = instrument.answers_identity(row.answers)
+    province, communities = instrument.derived_fields(row.answers)
     return Response(
         wave=wave,
         token_hash=None,
@@ -687,7 +686,7 @@ def _response(wave: Wave, batch: ImportBatch, row: _Row, today: Any, pages: int)
         page=pages,
         answers=row.answers,
         province=province,
-        communities=identity.encode_communities(instrument.communities_of(row.answers)),
+        communities=communities,
         weight=row.weight,
         replicate_weights=row.replicates,
         started_on=today,

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import models
-from django.utils.functional import Promise
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -248,12 +248,22 @@ INDICATORS = (
     ),
 )
 
-# Mean agreement scores (1 to 5) of the five outcomes, in the open data beside the shares.
+def _named_score(outcome: str, measure: str) -> str:
+    return gettext("%(outcome)s: %(measure)s") % {"outcome": outcome, "measure": measure}
+
+
+_named_score_lazy = lazy(_named_score, str)
+_SHORT_LABELS = {indicator.item: indicator.short_label for indicator in INDICATORS}
+
+# Mean agreement scores (1 to 5) of the five outcomes, in the open data beside the shares; each label
+# names its outcome ("Power: Average agreement score …").
 MEAN_INDICATORS = tuple(
     Indicator(
         f"{item.id}_score",
         item.id,
-        _("Average agreement score (1 = strongly disagree, 5 = strongly agree)"),
+        _named_score_lazy(
+            _SHORT_LABELS[item.id], _("Average agreement score (1 = strongly disagree, 5 = strongly agree)")
+        ),
         _("Average score"),
         scores=_AGREE_SCORES,
     )
@@ -340,6 +350,12 @@ def answers_identity(answers: dict[str, object]) -> tuple[identity.Answers, str]
 def communities_of(answers: dict[str, object]) -> set[str]:
     person, province = answers_identity(answers)
     return identity.communities(person, province)
+
+
+def derived_fields(answers: dict[str, object]) -> tuple[str, str]:
+    """``(province, encoded communities)`` for a response's stored domain fields, from its answers."""
+    person, province = answers_identity(answers)
+    return province, identity.encode_communities(identity.communities(person, province))
 
 
 def validate_answers(questionnaire: Questionnaire, answers: dict[str, object]) -> dict[str, str]:

@@ -830,21 +830,12 @@ def _round(value: float | None, digits: int = DECIMALS) -> float | None:
     return None if value is None else round(value, digits)
 
 
-SHORT_LABEL_OF_ITEM = {i.item: i.short_label for i in SHARES}
-
-
 def _labels() -> dict[str, dict[str, str]]:
     labels: dict[str, dict[str, str]] = {}
     for language in ("en", "fr"):
         with translation.override(language):
             for indicator in ALL_INDICATORS:
-                text = str(indicator.label)
-                if not indicator.is_share:  # the mean scores share one label: name the outcome
-                    text = gettext("%(outcome)s: %(measure)s") % {
-                        "outcome": SHORT_LABEL_OF_ITEM[indicator.item],
-                        "measure": text,
-                    }
-                labels.setdefault(f"indicator:{indicator.id}", {})[language] = text
+                labels.setdefault(f"indicator:{indicator.id}", {})[language] = str(indicator.label)
             for domain in domains.DOMAINS:
                 labels.setdefault(f"domain:{domain.code}", {})[language] = domain.label
     return labels

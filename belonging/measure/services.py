@@ -40,7 +40,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from belonging.core import identity
 from belonging.core.models import Campaign, Place
 from belonging.measure import instrument
 from belonging.measure.models import ImportBatch, Invitation, Response, Wave
@@ -492,9 +491,7 @@ def submit(response: Response) -> Response:
         if current.status == Response.Status.SUBMITTED:
             raise SurveyError("submitted")
         _require_open(current.wave)
-        _person, province = instrument.answers_identity(current.answers)
-        current.province = province
-        current.communities = identity.encode_communities(instrument.communities_of(current.answers))
+        current.province, current.communities = instrument.derived_fields(current.answers)
         current.status = Response.Status.SUBMITTED
         current.submitted_on = timezone.localdate()
         current.page = len(current.wave.questions.pages)

@@ -40,10 +40,6 @@ COOKIE_DAYS_AFTER_CLOSE = 30  # the thanks page stays reachable a while after th
 MINUTES = 5  # how long the survey takes, said on its first page
 
 
-def _rate(name: str, default: str) -> str:
-    return getattr(settings, name, default)  # the defaults are settings.py's
-
-
 # --- taking the survey: helpers ---------------------------------------------------------------------
 
 
@@ -158,10 +154,10 @@ def start(request: HttpRequest, slug: str, wave: str) -> HttpResponse:
     posted = request.method == "POST" and context["state"] == "open" and not context["import_only"]
     form = StartForm(request.POST if posted else None, invited=invited)
     if posted and form.is_valid():
-        code_rate = _rate("SURVEY_CODE_RATE_PER_IP", "30/h")
+        code_rate = settings.SURVEY_CODE_RATE_PER_IP
         if invited and _too_many(request, "survey-code", code_rate, increment=False):
             refusal = _("Too many wrong codes have come from your connection in a short time. Please try again in an hour.")
-        elif not invited and _too_many(request, "survey-start", _rate("SURVEY_RATE_PER_IP", "60/h"), increment=True):
+        elif not invited and _too_many(request, "survey-start", settings.SURVEY_RATE_PER_IP, increment=True):
             refusal = _(
                 "Many surveys have been started from your connection in a short time. Please try again in an hour."
             )
@@ -206,7 +202,7 @@ def resume(request: HttpRequest, slug: str, wave: str) -> HttpResponse:
     if request.method == "POST":
         form = ResumeForm(request.POST)
         if form.is_valid():
-            rate = _rate("SURVEY_CODE_RATE_PER_IP", "30/h")
+            rate = settings.SURVEY_CODE_RATE_PER_IP
             if _too_many(request, "survey-resume", rate, increment=False):
                 refusal = _(
                     "Too many wrong codes have come from your connection in a short time. Please try again in an hour."
